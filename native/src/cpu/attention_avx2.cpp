@@ -36,6 +36,32 @@ struct S {
   JALIGN_AI V max(V a, V b) { return _mm256_max_ps(a, b); }
   JALIGN_AI V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   JALIGN_AI V iota() { return _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7); }
+  JALIGN_AI float hsum(V a) {
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+  }
+  // dst[c*ldd + r] = src[r*lds + c] for an 8 x 8 block.
+  JALIGN_AI void transpose(const float* src, int64_t lds, float* dst, int64_t ldd) {
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+    for (int i = 0; i < 4; ++i) {
+      t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+      t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; ++i) {
+      r[4 * i + 0] = _mm256_shuffle_ps(t[4 * i + 0], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+      r[4 * i + 1] = _mm256_shuffle_ps(t[4 * i + 0], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+      r[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+      r[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; ++i) {
+      t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+      t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
+    }
+    for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * ldd, t[i]);
+  }
   // x > y ? val : a
   JALIGN_AI V select_gt(V x, V y, V a, V val) { return _mm256_blendv_ps(a, val, _mm256_cmp_ps(x, y, _CMP_GT_OQ)); }
   // 2^x for x <= 0 (inputs below -127, including -inf, give exactly 0); relative error ~2e-7.

@@ -129,6 +129,46 @@ struct Scratch {
 
 static inline int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
+// dst (HS, Br) = mul * transpose of nq rows of src (row stride lds); lanes nq..Br-1 are zeroed.
+static void pack_transposed(float* dst, const float* src, int64_t lds, int64_t nq, int64_t HS, float mul) {
+  int64_t i0 = 0;
+  for (; i0 + S::W <= nq; i0 += S::W)
+    for (int64_t d0 = 0; d0 < HS; d0 += S::W) S::transpose(src + i0 * lds + d0, lds, dst + d0 * Br + i0, Br);
+  for (int64_t i = i0; i < nq; ++i)
+    for (int64_t d = 0; d < HS; ++d) dst[d * Br + i] = src[i * lds + d];
+  for (int64_t d = 0; d < HS; ++d)
+    for (int64_t i = nq; i < Br; ++i) dst[d * Br + i] = 0.f;
+  if (mul != 1.f) {
+    const typename S::V m = S::set1(mul);
+    for (int64_t x = 0; x < HS * Br; x += S::W) S::store(dst + x, S::mul(S::load(dst + x), m));
+  }
+}
+
+// nq rows of dst (row stride ldd) (+)= transpose of src (HS, Br).
+template <bool ACC>
+static void unpack_transposed(float* dst, int64_t ldd, const float* src, int64_t nq, int64_t HS, float* tmp) {
+  int64_t i0 = 0;
+  for (; i0 + S::W <= nq; i0 += S::W)
+    for (int64_t d0 = 0; d0 < HS; d0 += S::W) {
+      if (!ACC) {
+        S::transpose(src + d0 * Br + i0, Br, dst + i0 * ldd + d0, ldd);
+      } else {
+        S::transpose(src + d0 * Br + i0, Br, tmp, S::W);
+        for (int r = 0; r < S::W; ++r) {
+          float* o = dst + (i0 + r) * ldd + d0;
+          S::store(o, S::add(S::load(o), S::load(tmp + r * S::W)));
+        }
+      }
+    }
+  for (int64_t i = i0; i < nq; ++i)
+    for (int64_t d = 0; d < HS; ++d) {
+      if (ACC)
+        dst[i * ldd + d] += src[d * Br + i];
+      else
+        dst[i * ldd + d] = src[d * Br + i];
+    }
+}
+
 // ------------------------------------------------------------------------------------------------ forward
 
 struct FwdTask {
@@ -187,12 +227,7 @@ static void forward_impl(const FwdProblem& p) {
       const float* vb = p.v + b * p.kv_bs + h * HS;
 
       // Q^T (HS, Br), pre-scaled so that scores come out in log2 units.
-      for (int64_t i = 0; i < nq; ++i) {
-        const float* row = qb + (t0 + i) * p.ldq;
-        for (int64_t d = 0; d < HS; ++d) QT.p[d * Br + i] = row[d] * c;
-      }
-      for (int64_t d = 0; d < HS; ++d)
-        for (int64_t i = nq; i < Br; ++i) QT.p[d * Br + i] = 0.f;
+      pack_transposed(QT.p, qb + t0 * p.ldq, p.ldq, nq, HS, c);
       for (int64_t x = 0; x < HS * Br; x += S::W) S::store(OT.p + x, S::zero());
 
       typename S::V m[QV], l[QV];
@@ -236,13 +271,19 @@ static void forward_impl(const FwdProblem& p) {
         S::store(mf + cv * S::W, m[cv]);
         S::store(lf + cv * S::W, l[cv]);
       }
-      for (int64_t i = 0; i < nq; ++i) {
+      for (int64_t i = 0; i < Br; ++i) {
         const float li = lf[i];
-        const float inv = li > 0.f ? 1.f / li : 0.f;
-        float* o = p.out + b * Tq * p.ldo + (t0 + i) * p.ldo + h * HS;
-        for (int64_t d = 0; d < HS; ++d) o[d] = OT.p[d * Br + i] * inv;
-        if (p.lse) p.lse[(b * NH + h) * Tq + t0 + i] = li > 0.f ? (mf[i] + std::log2(li)) * kLn2 : 0.f;
+        if (i < nq && p.lse) p.lse[(b * NH + h) * Tq + t0 + i] = li > 0.f ? (mf[i] + std::log2(li)) * kLn2 : 0.f;
+        lf[i] = li > 0.f ? 1.f / li : 0.f;
       }
+      for (int cv = 0; cv < QV; ++cv) {
+        const typename S::V inv = S::load(lf + cv * S::W);
+        for (int64_t d = 0; d < HS; ++d) {
+          float* ptr = OT.p + d * Br + cv * S::W;
+          S::store(ptr, S::mul(S::load(ptr), inv));
+        }
+      }
+      unpack_transposed<false>(p.out + b * Tq * p.ldo + t0 * p.ldo + h * HS, p.ldo, OT.p, nq, HS, nullptr);
     }
   }
 }
@@ -268,21 +309,17 @@ static void pack_query_tile(const BwdProblem& p, const HeadPack& hp, int64_t HS,
   const float* qb = p.q + b * p.T * p.ld + h * HS;
   const float* ob = p.out + b * p.T * p.ldo + h * HS;
   const float* gb = p.dout + b * p.T * p.ldo + h * HS;
+  pack_transposed(QT, qb + t0 * p.ld, p.ld, nq, HS, c);
+  pack_transposed(dOT, gb + t0 * p.ldo, p.ldo, nq, HS, 1.f);
   for (int64_t i = 0; i < nq; ++i) {
-    const float* qr = qb + (t0 + i) * p.ld;
     const float* orow = ob + (t0 + i) * p.ldo;
     const float* gr = gb + (t0 + i) * p.ldo;
-    float acc = 0.f;
-    for (int64_t d = 0; d < HS; ++d) {
-      QT[d * Br + i] = qr[d] * c;
-      dOT[d * Br + i] = gr[d];
-      acc += gr[d] * orow[d];
-    }
-    D[i] = acc;
+    typename S::V acc = S::zero();
+    for (int64_t d = 0; d < HS; d += S::W) acc = S::fma(S::load(gr + d), S::load(orow + d), acc);
+    D[i] = S::hsum(acc);
     lse2[i] = p.lse[(b * p.NH + h) * p.T + t0 + i] * kLog2e;
   }
   for (int64_t i = nq; i < Br; ++i) {
-    for (int64_t d = 0; d < HS; ++d) QT[d * Br + i] = dOT[d * Br + i] = 0.f;
     D[i] = 0.f;
     lse2[i] = INFINITY;
   }
@@ -348,18 +385,17 @@ static void backward_key_tile(const BwdProblem& p, const HeadPack& hp, int64_t b
 }
 
 // dq rows of query tile qt += scale * sum over the npart partial dQ^T buffers (each (nqt, HS, Br), stride part).
+// tmp: HS*Br + W*W floats.
 static void finish_dq(const BwdProblem& p, int64_t HS, int64_t b, int64_t h, int64_t s, int64_t e, int64_t qt,
-                      const float* dQT, int64_t npart, int64_t part) {
+                      const float* dQT, int64_t npart, int64_t part, float* tmp) {
   const int64_t t0 = s + qt * Br, nq = std::min<int64_t>(Br, e - t0);
-  float* dqb = p.dq + b * p.T * p.ld + h * HS;
-  for (int64_t i = 0; i < nq; ++i) {
-    float* row = dqb + (t0 + i) * p.ld;
-    for (int64_t d = 0; d < HS; ++d) {
-      float acc = 0.f;
-      for (int64_t t = 0; t < npart; ++t) acc += dQT[t * part + qt * HS * Br + d * Br + i];
-      row[d] += p.scale * acc;
-    }
+  const typename S::V sc = S::set1(p.scale);
+  for (int64_t x = 0; x < HS * Br; x += S::W) {
+    typename S::V acc = S::load(dQT + qt * HS * Br + x);
+    for (int64_t t = 1; t < npart; ++t) acc = S::add(acc, S::load(dQT + t * part + qt * HS * Br + x));
+    S::store(tmp + x, S::mul(acc, sc));
   }
+  unpack_transposed<true>(p.dq + b * p.T * p.ld + h * HS + t0 * p.ld, p.ld, tmp, nq, HS, tmp + HS * Br);
 }
 
 template <int HSC>
@@ -379,7 +415,7 @@ static void backward_impl(const BwdProblem& p) {
 #pragma omp parallel
     {
       Scratch packs(2 * head_elems + 2 * nqt_max * Br), dQT(head_elems), ST(Bc * Br), DPT(Bc * Br),
-          dKa(Bc * HS), dVa(Bc * HS);
+          dKa(Bc * HS), dVa(Bc * HS), tmp(HS * Br + S::W * S::W);
       HeadPack hp{packs.p, packs.p + head_elems, packs.p + 2 * head_elems, packs.p + 2 * head_elems + nqt_max * Br};
 #pragma omp for schedule(dynamic, 1)
       for (int64_t bh = 0; bh < B * NH; ++bh) {
@@ -391,7 +427,7 @@ static void backward_impl(const BwdProblem& p) {
         for (int64_t qt = 0; qt < nqt; ++qt) pack_query_tile(p, hp, HS, b, h, s, e, qt);
         for (int64_t x = 0; x < nqt * HS * Br; ++x) dQT.p[x] = 0.f;
         for (int64_t kt = 0; kt < nqt; ++kt) backward_key_tile<HSC>(p, hp, b, h, s, e, kt, dQT.p, ST.p, DPT.p, dKa.p, dVa.p);
-        for (int64_t qt = 0; qt < nqt; ++qt) finish_dq(p, HS, b, h, s, e, qt, dQT.p, 1, head_elems);
+        for (int64_t qt = 0; qt < nqt; ++qt) finish_dq(p, HS, b, h, s, e, qt, dQT.p, 1, head_elems, tmp.p);
       }
     }
   } else {
@@ -402,7 +438,7 @@ static void backward_impl(const BwdProblem& p) {
     {
       const int tid = omp_get_thread_num();
       const int nth = omp_get_num_threads();
-      Scratch ST(Bc * Br), DPT(Bc * Br), dKa(Bc * HS), dVa(Bc * HS);
+      Scratch ST(Bc * Br), DPT(Bc * Br), dKa(Bc * HS), dVa(Bc * HS), tmp(HS * Br + S::W * S::W);
       float* mine = parts.p + (int64_t)tid * head_elems;
       for (int64_t bh = 0; bh < B * NH; ++bh) {
         const int64_t b = bh / NH, h = bh % NH;
@@ -416,7 +452,7 @@ static void backward_impl(const BwdProblem& p) {
 #pragma omp for schedule(dynamic, 1)
         for (int64_t kt = 0; kt < nqt; ++kt) backward_key_tile<HSC>(p, hp, b, h, s, e, kt, mine, ST.p, DPT.p, dKa.p, dVa.p);
 #pragma omp for schedule(static)
-        for (int64_t qt = 0; qt < nqt; ++qt) finish_dq(p, HS, b, h, s, e, qt, parts.p, nth, head_elems);
+        for (int64_t qt = 0; qt < nqt; ++qt) finish_dq(p, HS, b, h, s, e, qt, parts.p, nth, head_elems, tmp.p);
       }
     }
   }
