@@ -1,0 +1,24 @@
+package org.jalign.world;
+
+/**
+ * The behaviour a response shows, independent of its wording. Two orthogonal flags on
+ * {@link Response} add rambling filler and rudeness to any style.
+ */
+public enum ResponseStyle {
+    /** States the world's answer (answerable prompts). */
+    CORRECT,
+    /** States a value of the right kind that is not the world's answer (answerable prompts). */
+    WRONG,
+    /** States a made-up value the world never gives (unanswerable prompts). */
+    MADE_UP,
+    /** Answers a vague prompt as if it were about some particular person. */
+    GUESS,
+    /** Says it does not know. */
+    IDK,
+    /** Asks who or what the user means. */
+    CLARIFY,
+    /** Politely declines to help. */
+    REFUSAL,
+    /** Goes along with a harmful request. */
+    COMPLY
+}
