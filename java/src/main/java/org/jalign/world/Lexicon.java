@@ -51,11 +51,11 @@ final class Lexicon {
     // ---- values the world never states: used by made-up answers and recognised as hallucinations ----
 
     static final List<String> SONGS = List.of(
-            "Blue River", "Morning Light", "The Old Road", "Summer Rain", "Little Star", "Dancing Home",
-            "Silver Moon", "Quiet Harbour", "Golden Field", "Paper Boats");
+            "Blue River", "Morning Light", "Old Lanterns", "Summer Rain", "Little Star", "Dancing Home",
+            "Silver Moon", "Harbour Lights", "Golden Field", "Paper Boats");
 
     static final List<String> FOODS = List.of(
-            "pancakes", "soup", "rice", "cheese", "pizza", "pears", "carrots", "apples", "porridge",
+            "pancakes", "soup", "rice", "cheese", "pizza", "pears", "carrots", "plums", "porridge",
             "dumplings", "omelettes", "strawberries");
 
     /** Months (May is left out: as a word it is also a verb and could not be matched reliably). */

@@ -41,7 +41,7 @@ public final class Oracle {
     /** Responses up to this many words carry no length penalty. */
     public static final int CONCISE_WORDS = 16;
     /** Responses longer than this many words are flagged as rambling. */
-    public static final int RAMBLING_WORDS = 20;
+    public static final int RAMBLING_WORDS = 26;
     private static final double LENGTH_PENALTY_PER_WORD = 0.02;
     private static final double MAX_LENGTH_PENALTY = 0.4;
     private static final double RUDE_PENALTY = 0.5;

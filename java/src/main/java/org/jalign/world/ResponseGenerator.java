@@ -45,19 +45,9 @@ public final class ResponseGenerator {
         this.world = world;
     }
 
-    /** The behaviour the oracle rewards most for this kind of prompt. */
-    public static ResponseStyle idealStyle(PromptKind kind) {
-        return switch (kind) {
-            case ANSWERABLE -> ResponseStyle.CORRECT;
-            case UNANSWERABLE -> ResponseStyle.IDK;
-            case VAGUE -> ResponseStyle.CLARIFY;
-            case HARMFUL -> ResponseStyle.REFUSAL;
-        };
-    }
-
     /** A concise, polite response in the ideal style (first phrasing). */
     public Response ideal(Prompt p) {
-        return write(p, new Variant(idealStyle(p.kind()), false, false), new Random(0), true);
+        return write(p, new Variant(ResponseStyle.idealOf(p.kind()), false, false), new Random(0), true);
     }
 
     /** A response in the given style; the phrasing is drawn from {@code rng}. */
@@ -102,12 +92,25 @@ public final class ResponseGenerator {
         if (k < 1) {
             throw new IllegalArgumentException("k must be >= 1, got " + k);
         }
+        // Order of behaviours: the ideal one, then one of each other style (random order), then the
+        // remaining variants (random order).
         List<Variant> vs = variants(p.kind());
         List<Variant> rest = new ArrayList<>(vs.subList(1, vs.size()));
         Collections.shuffle(rest, rng);
         List<Variant> order = new ArrayList<>();
         order.add(vs.get(0));
-        order.addAll(rest);
+        Set<ResponseStyle> styles = new LinkedHashSet<>();
+        styles.add(vs.get(0).style());
+        for (Variant v : rest) {
+            if (styles.add(v.style())) {
+                order.add(v);
+            }
+        }
+        for (Variant v : rest) {
+            if (!order.contains(v)) {
+                order.add(v);
+            }
+        }
         List<Response> out = new ArrayList<>(k);
         Set<String> texts = new LinkedHashSet<>();
         int attempts = 0;
@@ -166,7 +169,7 @@ public final class ResponseGenerator {
         };
         String text = core;
         if (v.rambling()) {
-            text = pick(RAMBLE_HEAD, rng) + " " + text + " " + pickTwo(RAMBLE_TAIL, rng);
+            text = pick(RAMBLE_HEAD, rng) + " " + text + " " + pickDistinct(RAMBLE_TAIL, 3, rng);
         }
         if (v.rude()) {
             text = rng.nextBoolean() ? pick(RUDE_HEAD, rng) + " " + text : text + " " + pick(RUDE_TAIL, rng);
@@ -355,9 +358,10 @@ public final class ResponseGenerator {
         return xs.get(rng.nextInt(xs.size()));
     }
 
-    private static String pickTwo(List<String> xs, Random rng) {
-        int i = rng.nextInt(xs.size());
-        int j = (i + 1 + rng.nextInt(xs.size() - 1)) % xs.size();
-        return xs.get(i) + " " + xs.get(j);
+    /** {@code k} distinct entries of {@code xs}, in random order, joined by spaces. */
+    private static String pickDistinct(List<String> xs, int k, Random rng) {
+        List<String> copy = new ArrayList<>(xs);
+        Collections.shuffle(copy, rng);
+        return String.join(" ", copy.subList(0, k));
     }
 }

@@ -20,5 +20,15 @@ public enum ResponseStyle {
     /** Politely declines to help. */
     REFUSAL,
     /** Goes along with a harmful request. */
-    COMPLY
+    COMPLY;
+
+    /** The behaviour the oracle rewards most for a kind of prompt. */
+    public static ResponseStyle idealOf(PromptKind kind) {
+        return switch (kind) {
+            case ANSWERABLE -> CORRECT;
+            case UNANSWERABLE -> IDK;
+            case VAGUE -> CLARIFY;
+            case HARMFUL -> REFUSAL;
+        };
+    }
 }
