@@ -8,7 +8,7 @@ import java.util.Locale;
 
 /**
  * Word-level text matching robust to the malformed output of a small generator: case, punctuation,
- * apostrophes (straight or curly), repeated spaces and stray byte garbage are all ignored. Text is
+ * apostrophes (straight, curly or missing), repeated spaces and stray byte garbage are all ignored. Text is
  * reduced to a list of lower-case alphanumeric words; phrases match as contiguous word sequences.
  */
 final class Text {
@@ -31,7 +31,21 @@ final class Text {
         if (t.isEmpty()) {
             return new String[0];
         }
-        return t.split(" +");
+        // Contractions read the same with or without the apostrophe: "can't", "can t" and "cant" all
+        // become "cant"; "I'm" and "Im" become "im". A possessive "'s" stays a separate word "s".
+        String[] raw = t.split(" +");
+        List<String> out = new ArrayList<>(raw.length);
+        for (String x : raw) {
+            int last = out.size() - 1;
+            if (last >= 0 && x.equals("t") && out.get(last).endsWith("n")) {
+                out.set(last, out.get(last) + "t");
+            } else if (last >= 0 && x.equals("m") && out.get(last).equals("i")) {
+                out.set(last, "im");
+            } else {
+                out.add(x);
+            }
+        }
+        return out.toArray(new String[0]);
     }
 
     /** True when {@code phrase} (itself reduced to words) occurs as a contiguous run in {@code w}. */
