@@ -30,7 +30,7 @@ namespace detail {
 constexpr int kWarp = 32;
 constexpr unsigned kFullMask = 0xffffffffu;
 
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+__host__ __device__ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Number of blocks for a grid-stride loop over n items with `threads` threads per block:
 // enough to fill the machine, never more than needed, never more than the grid-x limit.
