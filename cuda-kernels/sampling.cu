@@ -31,18 +31,20 @@ constexpr int kSampleThreads = 512;
 constexpr int kSampleWarps = kSampleThreads / 32;
 constexpr int kBins = 256;
 
+// Masses in the top-p histograms are fixed point (e * 2^36, e <= 1) and summed with integer atomics, so the
+// thresholds (and the sampled ids) do not depend on the order of the atomic additions.
+constexpr double kMassScale = 68719476736.0;  // 2^36: V up to 2^27 columns cannot overflow 64 bits
+
 struct SampleSmem {
-  int hist_i[kSampleWarps][kBins];    // per-warp count histograms
-  float hist_f[kSampleWarps][kBins];  // per-warp mass histograms
-  float bins_f[kBins];                // combined histogram (counts are exact in float up to 2^24)
-  float wsum[kSampleWarps];           // per-warp kept mass in the draw
+  unsigned long long hist[kSampleWarps][kBins];  // per-warp histograms (counts or fixed-point masses)
+  unsigned long long bins[kBins];                // combined histogram
+  float wsum[kSampleWarps];                      // per-warp kept mass in the draw
   float red_f[32];
   int red_i[32];
   detail::MaxSum red_ms[32];
   uint32_t sel_bin;
-  float sel_above;
-  float sel_total;
-  float sel_need;
+  unsigned long long sel_above;
+  unsigned long long sel_need;
   int chosen;
 };
 
@@ -77,40 +79,38 @@ __device__ void block_argmax(float& v, int64_t& idx, SampleSmem& sm) {
   }
 }
 
-// Warp 0 picks the digit of this radix pass from the combined histogram sm.bins_f:
-// the highest bin b with C(b) = sum_{b' >= b} bins[b'] >= need; if none (possible only for masses through
-// rounding), the lowest non-empty bin, so the kept set only grows. Sets sm.sel_bin, sm.sel_above = C(b) - bins[b],
-// and sm.sel_total = sum of all bins. `need_is_fraction`: need = frac * total (top-p first pass).
-__device__ void pick_bin(SampleSmem& sm, float need, bool need_is_fraction, float frac) {
+// Warp 0 picks the digit of this radix pass from the combined histogram sm.bins: the highest bin b with
+// C(b) = sum_{b' >= b} bins[b'] >= need; if none, the lowest non-empty bin (the kept set only grows).
+// Sets sm.sel_bin, sm.sel_above = C(b) - bins[b] and sm.sel_need (need, or ceil(frac * total) when
+// need_is_fraction: the first top-p pass, whose histogram total is the top-k kept mass).
+__device__ void pick_bin(SampleSmem& sm, unsigned long long need, bool need_is_fraction, float frac) {
   const int lane = threadIdx.x & 31;
-  float h[8];
-  float lsum = 0.0f;
+  unsigned long long h[8];
+  unsigned long long lsum = 0;
 #pragma unroll
   for (int i = 0; i < 8; ++i) {
-    h[i] = sm.bins_f[lane * 8 + i];
+    h[i] = sm.bins[lane * 8 + i];
     lsum += h[i];
   }
   // Inclusive suffix sum over lanes (higher lanes own higher bins).
-  float incl = lsum;
+  unsigned long long incl = lsum;
 #pragma unroll
   for (int o = 1; o < 32; o <<= 1) {
-    const float t = __shfl_down_sync(detail::kFullMask, incl, o);
+    const unsigned long long t = __shfl_down_sync(detail::kFullMask, incl, o);
     if (lane + o < 32) incl += t;
   }
-  const float total = __shfl_sync(detail::kFullMask, incl, 0);
-  if (need_is_fraction) need = frac * total;
-  float above = incl - lsum;  // mass of all bins owned by higher lanes
-  int cand = -1;
-  float cand_above = 0.0f;
-  int low = -1;
-  float low_above = 0.0f;
+  const unsigned long long total = __shfl_sync(detail::kFullMask, incl, 0);
+  if (need_is_fraction) need = (unsigned long long)ceil((double)frac * (double)total);
+  unsigned long long above = incl - lsum;  // all bins owned by higher lanes
+  int cand = -1, low = -1;
+  unsigned long long cand_above = 0, low_above = 0;
 #pragma unroll
   for (int i = 7; i >= 0; --i) {
     if (cand < 0 && above + h[i] >= need) {
       cand = lane * 8 + i;
       cand_above = above;
     }
-    if (h[i] > 0.0f) {
+    if (h[i] > 0) {
       low = lane * 8 + i;
       low_above = above;
     }
@@ -118,16 +118,15 @@ __device__ void pick_bin(SampleSmem& sm, float need, bool need_is_fraction, floa
   }
   const int best = __reduce_max_sync(detail::kFullMask, cand);
   int bin;
-  float bin_above;
+  unsigned long long bin_above;
   if (best >= 0) {
     bin = best;
     bin_above = __shfl_sync(detail::kFullMask, cand_above, best / 8);
   } else {
-    // Lowest non-empty bin: the smallest `low` over lanes that have one.
     const unsigned lowu = __reduce_min_sync(detail::kFullMask, low < 0 ? 0xffffffffu : (unsigned)low);
     if (lowu == 0xffffffffu) {
-      bin = 0;  // empty histogram: keep everything below (threshold key 0 in this digit)
-      bin_above = total;
+      bin = 0;  // empty histogram: digit 0 (the caller's clamp keeps the largest logit)
+      bin_above = 0;
     } else {
       bin = (int)lowu;
       bin_above = __shfl_sync(detail::kFullMask, low_above, bin / 8);
@@ -136,28 +135,22 @@ __device__ void pick_bin(SampleSmem& sm, float need, bool need_is_fraction, floa
   if (lane == 0) {
     sm.sel_bin = (uint32_t)bin;
     sm.sel_above = bin_above;
-    sm.sel_total = total;
     sm.sel_need = need;
   }
 }
 
-// Radix select over the keys of row x (V columns).
+// Radix select over the keys of row x (V columns), 8 bits per pass from the top.
 //  MASS = false: returns the k-th largest key (need = k), over all columns.
-//  MASS = true:  returns the largest key t with sum of e_j over {key_j >= t, key_j >= min_key} >= frac * (that
-//                sum over {key_j >= min_key}), with e_j = exp((x_j - m) / temp).
+//  MASS = true:  returns the largest key t with M(t) >= ceil(frac * M(min_key)), where
+//                M(t) = sum of fixed-point e_j over {key_j >= t, key_j >= min_key}, e_j = exp((x_j - m) / temp).
 template <bool MASS>
 __device__ uint32_t radix_select(const float* __restrict__ x, int64_t V, float m, float temp, uint32_t min_key,
-                                 float need, float frac, SampleSmem& sm) {
+                                 unsigned long long need, float frac, SampleSmem& sm) {
   const int warp = threadIdx.x >> 5;
   uint32_t prefix = 0;
   for (int pass = 0; pass < 4; ++pass) {
     const int shift = 24 - 8 * pass;
-    for (int i = threadIdx.x; i < kSampleWarps * kBins; i += blockDim.x) {
-      if (MASS)
-        (&sm.hist_f[0][0])[i] = 0.0f;
-      else
-        (&sm.hist_i[0][0])[i] = 0;
-    }
+    for (int i = threadIdx.x; i < kSampleWarps * kBins; i += blockDim.x) (&sm.hist[0][0])[i] = 0ull;
     __syncthreads();
     for (int64_t j = threadIdx.x; j < V; j += blockDim.x) {
       const float xv = x[j];
@@ -166,24 +159,22 @@ __device__ uint32_t radix_select(const float* __restrict__ x, int64_t V, float m
       if (MASS) in = in && key >= min_key;
       if (in) {
         const uint32_t bin = (key >> shift) & 255u;
-        if (MASS)
-          atomicAdd(&sm.hist_f[warp][bin], expf((xv - m) / temp));
-        else
-          atomicAdd(&sm.hist_i[warp][bin], 1);
+        unsigned long long add = 1ull;
+        if (MASS) add = (unsigned long long)((double)expf((xv - m) / temp) * kMassScale);
+        if (add != 0ull) atomicAdd(&sm.hist[warp][bin], add);
       }
     }
     __syncthreads();
     for (int b = threadIdx.x; b < kBins; b += blockDim.x) {
-      float s = 0.0f;
-      for (int w = 0; w < kSampleWarps; ++w) s += MASS ? sm.hist_f[w][b] : (float)sm.hist_i[w][b];
-      sm.bins_f[b] = s;
+      unsigned long long s = 0;
+      for (int w = 0; w < kSampleWarps; ++w) s += sm.hist[w][b];
+      sm.bins[b] = s;
     }
     __syncthreads();
     if (warp == 0) pick_bin(sm, need, MASS && pass == 0, frac);
     __syncthreads();
-    const uint32_t bin = sm.sel_bin;
+    prefix = (prefix << 8) | sm.sel_bin;
     need = sm.sel_need - sm.sel_above;  // what the lower digits still have to cover
-    prefix = (prefix << 8) | bin;
     __syncthreads();  // sm.sel_* are rewritten by the next pass
   }
   return prefix;
@@ -230,10 +221,10 @@ __global__ void __launch_bounds__(kSampleThreads)
       const uint32_t key_max = detail::float_key(m);
       uint32_t thr = 0;  // keep every key >= thr
       // ---- top-k
-      if (k > 0 && (int64_t)k < V) thr = radix_select<false>(x, V, m, temp, 0u, (float)k, 0.0f, sm);
+      if (k > 0 && (int64_t)k < V) thr = radix_select<false>(x, V, m, temp, 0u, (unsigned long long)k, 0.0f, sm);
       // ---- top-p (relative to the top-k kept mass)
       if (p < 1.0f) {
-        uint32_t t = radix_select<true>(x, V, m, temp, thr, 0.0f, p > 0.0f ? p : 0.0f, sm);
+        uint32_t t = radix_select<true>(x, V, m, temp, thr, 0ull, p > 0.0f ? p : 0.0f, sm);
         if (t > thr) thr = t;
       }
       // ---- min-p
