@@ -1,6 +1,6 @@
 // Tests of jalign::cpu::sample against a double-precision reference that sorts the whole vocabulary.
 // Build and run (from the repository root):
-//   g++ -O2 -std=c++17 -fopenmp -mavx2 -mfma -mf16c -Inative/include -Inative/src \
+//   g++ -O2 -std=c++17 -fopenmp -mavx2 -mfma -mf16c -Inative/include -Inative/src
 //       native/test/test_sampling.cpp native/src/cpu/sampling.cpp -o /tmp/test_sampling && /tmp/test_sampling
 // Exit status 0 when every check passes, 1 otherwise.
 //

@@ -8,7 +8,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -31,7 +30,10 @@ import java.util.regex.Pattern;
  */
 public final class BpeTokenizer implements Tokenizer {
 
-    /** GPT-2's pre-tokenisation regex (whitespace classes are Unicode-aware). */
+    /**
+     * GPT-2's pre-tokenisation regex (whitespace classes Unicode-aware). Encoding and training use an
+     * equivalent hand-written scanner; this pattern is the reference it is tested against.
+     */
     public static final String GPT2_PATTERN =
             "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
@@ -175,9 +177,8 @@ public final class BpeTokenizer implements Tokenizer {
     }
 
     private void encodePlain(String text, SpecialTokens.IntList out) {
-        Matcher m = PRETOKENIZER.matcher(text);
-        while (m.find()) {
-            String piece = m.group();
+        Gpt2PreTokenizer.split(text, (start, end) -> {
+            String piece = text.substring(start, end);
             if (piece.length() <= CACHE_MAX_PIECE) {
                 int[] ids = cache.get(piece);
                 if (ids == null) {
@@ -189,7 +190,7 @@ public final class BpeTokenizer implements Tokenizer {
             } else {
                 out.addAll(encodePiece(piece.getBytes(StandardCharsets.UTF_8)));
             }
-        }
+        });
     }
 
     /** BPE of one pre-token's bytes: lowest merge rank first, leftmost among equals. */

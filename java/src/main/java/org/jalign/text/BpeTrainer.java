@@ -8,7 +8,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.PriorityQueue;
-import java.util.regex.Matcher;
 
 /**
  * Byte-level BPE training.
@@ -61,8 +60,8 @@ final class BpeTrainer {
         HashMap<String, long[]> freq = new HashMap<>();
         for (String doc : documents) {
             cutter.split(doc, segment -> {
-                Matcher m = BpeTokenizer.PRETOKENIZER.matcher(segment);
-                while (m.find()) freq.computeIfAbsent(m.group(), k -> new long[1])[0]++;
+                Gpt2PreTokenizer.split(segment,
+                        (start, end) -> freq.computeIfAbsent(segment.substring(start, end), k -> new long[1])[0]++);
             }, id -> {});
         }
         int nw = freq.size();

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
 import com.knuddels.jtokkit.Encodings;
 import com.knuddels.jtokkit.api.Encoding;
 import com.knuddels.jtokkit.api.EncodingType;
@@ -42,8 +44,8 @@ class Gpt2ExactnessTest {
 
     @BeforeAll
     static void build() throws IOException {
-        jtokkit = Encodings.newDefaultEncodingRegistry().getEncoding(EncodingType.R50K_BASE);
-        Map<ByteString, Integer> mergeable = new HashMap<>();
+        jtokkit = Encodings.newLazyEncodingRegistry().getEncoding(EncodingType.R50K_BASE);
+        Map<String, Integer> mergeable = new HashMap<>(); // token bytes as ISO-8859-1 text → rank
         List<byte[]> byRank = new ArrayList<>();
         try (InputStream in = Encodings.class.getResourceAsStream("/com/knuddels/jtokkit/r50k_base.tiktoken");
                 BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
@@ -55,7 +57,7 @@ class Gpt2ExactnessTest {
                 int rank = Integer.parseInt(p[1]);
                 assertEquals(byRank.size(), rank, "ranks are dense");
                 byRank.add(tok);
-                mergeable.put(new ByteString(tok), rank);
+                mergeable.put(new String(tok, StandardCharsets.ISO_8859_1), rank);
             }
         }
         Map<String, Integer> vocab = new LinkedHashMap<>();
@@ -76,16 +78,20 @@ class Gpt2ExactnessTest {
         Files.writeString(v, gson.toJson(vocab), StandardCharsets.UTF_8);
         Files.writeString(m, merges.toString(), StandardCharsets.UTF_8);
         gpt2 = BpeTokenizer.fromGpt2Files(v, m);
+        mergeText = merges.toString();
     }
 
+    static String mergeText;
+
     /** tiktoken's BPE, stopping before any merge of rank ≥ maxRank. */
-    static List<byte[]> bpeWithRanksBelow(Map<ByteString, Integer> ranks, byte[] tok, int maxRank) {
+    static List<byte[]> bpeWithRanksBelow(Map<String, Integer> ranks, byte[] tok, int maxRank) {
         List<byte[]> parts = new ArrayList<>();
         for (byte b : tok) parts.add(new byte[] {b});
         while (true) {
             int best = -1, bestRank = Integer.MAX_VALUE;
             for (int i = 0; i + 1 < parts.size(); i++) {
-                Integer r = ranks.get(new ByteString(BpeTokenizer.concat(parts.get(i), parts.get(i + 1))));
+                byte[] pair = BpeTokenizer.concat(parts.get(i), parts.get(i + 1));
+                Integer r = ranks.get(new String(pair, StandardCharsets.ISO_8859_1));
                 if (r != null && r < bestRank) {
                     best = i;
                     bestRank = r;
@@ -94,18 +100,6 @@ class Gpt2ExactnessTest {
             if (best < 0 || bestRank >= maxRank) return parts;
             parts.set(best, BpeTokenizer.concat(parts.get(best), parts.get(best + 1)));
             parts.remove(best + 1);
-        }
-    }
-
-    record ByteString(byte[] b) {
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof ByteString s && java.util.Arrays.equals(b, s.b);
-        }
-
-        @Override
-        public int hashCode() {
-            return java.util.Arrays.hashCode(b);
         }
     }
 
@@ -175,6 +169,42 @@ class Gpt2ExactnessTest {
             assertArrayEquals(expected, gpt2.encode(s), () -> "encoding of \"" + s + "\"");
             assertEquals(s, gpt2.decode(gpt2.encode(s)));
         }
+    }
+
+    @Test
+    void huggingFaceTokenizerJsonOfGpt2EncodesLikeGpt2() throws IOException {
+        JsonObject root = new JsonObject();
+        JsonArray added = new JsonArray();
+        JsonObject eot = new JsonObject();
+        eot.addProperty("id", 50256);
+        eot.addProperty("content", Tokenizer.ENDOFTEXT);
+        eot.addProperty("special", true);
+        added.add(eot);
+        root.add("added_tokens", added);
+        JsonObject pre = new JsonObject();
+        pre.addProperty("type", "ByteLevel");
+        pre.addProperty("add_prefix_space", false);
+        root.add("pre_tokenizer", pre);
+        JsonObject model = new JsonObject();
+        model.addProperty("type", "BPE");
+        JsonObject vocab = new JsonObject();
+        ranks.forEach(vocab::addProperty);
+        model.add("vocab", vocab);
+        JsonArray merges = new JsonArray();
+        for (String line : mergeText.split("\n")) {
+            if (line.startsWith("#")) continue;
+            JsonArray pair = new JsonArray();
+            pair.add(line.split(" ")[0]);
+            pair.add(line.split(" ")[1]);
+            merges.add(pair);
+        }
+        model.add("merges", merges);
+        root.add("model", model);
+        Path p = dir.resolve("tokenizer.json");
+        Files.writeString(p, new GsonBuilder().disableHtmlEscaping().create().toJson(root), StandardCharsets.UTF_8);
+        BpeTokenizer hf = BpeTokenizer.fromHuggingFaceJson(p);
+        for (String s : TRICKY) assertArrayEquals(jtokkit.encodeOrdinary(s).toArray(), hf.encode(s), () -> "\"" + s + "\"");
+        assertEquals(50256, hf.tokenId(Tokenizer.ENDOFTEXT));
     }
 
     @Test
