@@ -59,44 +59,9 @@ Scratch& scratch(int64_t V) {
   return s;
 }
 
-float row_max(const float* x, int64_t n) {
-  float m = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : m)
-  for (int64_t j = 0; j < n; j++) m = x[j] > m ? x[j] : m;
-  return m;
-}
-
-// e_j = exp((x_j - m) * inv_t); returns the sum.
-float exp_row(float* e, const float* x, int64_t n, float m, float inv_t) {
-  float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-  for (int64_t j = 0; j < n; j++) {
-    const float v = vexp((x[j] - m) * inv_t);
-    e[j] = v;
-    s += v;
-  }
-  return s;
-}
-
-// sum_j exp(x_j - m) without storing.
-float sumexp_row(const float* x, int64_t n, float m) {
-  float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-  for (int64_t j = 0; j < n; j++) s += vexp(x[j] - m);
-  return s;
-}
-
 // Count and mass of the elements of a[0, n) with lo <= a_j < hi.
 inline void tally(const float* a, int64_t n, float lo, float hi, float& count, float& mass) {
-  float c = 0.0f, w = 0.0f;
-#pragma omp simd reduction(+ : c, w)
-  for (int64_t j = 0; j < n; j++) {
-    const bool in = (a[j] >= lo) & (a[j] < hi);
-    c += in ? 1.0f : 0.0f;
-    w += in ? a[j] : 0.0f;
-  }
-  count = c;
-  mass = w;
+  tally_range(a, n, lo, hi, count, mass);
 }
 
 inline uint32_t fbits(float f) {
@@ -118,29 +83,32 @@ struct Threshold {
 
 // Largest t >= lower (a value among the bit patterns) with W(t) >= target, where W(t) is the count
 // (by_mass == false) or the mass (by_mass == true) of the elements >= t. The caller guarantees
-// W(lower) >= target; lower_count / lower_mass are W(lower) when known (count < 0: unknown).
-// vmax is the largest element; target > 0.
+// W(lower) >= target and W(upper) < target; lower_count / lower_mass are W(lower) when known
+// (count < 0: unknown). All elements are >= 0; target > 0.
 Threshold search_threshold(const float* a, int64_t n, float* cand_buf, float lower, float lower_count,
-                           float lower_mass, float vmax, float target, bool by_mass) {
+                           float lower_mass, float upper, float target, bool by_mass) {
   uint32_t lo = fbits(lower);
-  uint32_t hi = fbits(vmax) + 1u;  // W(hi) == 0 < target
+  uint32_t hi = fbits(upper);
   float base_c = 0.0f, base_m = 0.0f;  // W of the elements >= hi
   float lo_c = lower_count, lo_m = lower_mass;
   const float* cand = a;  // holds every element of [lo, hi) (and possibly others outside it)
   int64_t nc = n;
-  float in_c = lower_count >= 0.0f ? lower_count : (float)n;  // upper bound of the count inside [lo, hi)
+  float in_c = (float)n;  // upper bound of the count inside [lo, hi)
+  if (lower > 0.0f || upper <= 1.0f) {
+    // Bounds cut the range: copy only the elements inside [lo, hi), and count those above hi.
+    float c, m;
+    tally(a, n, upper, std::numeric_limits<float>::infinity(), c, m);
+    base_c = c;
+    base_m = m;
+    nc = compact_range(cand_buf, a, n, lower, upper);
+    cand = cand_buf;
+    in_c = (float)nc;
+  }
   while (hi - lo > 1u) {
-    if (in_c * 4.0f < (float)nc && cand != nullptr) {
+    if (in_c * 2.0f < (float)nc) {
       // Compact the candidates inside [lo, hi) so later rounds read only them.
-      const float flo = bitsf(lo), fhi = bitsf(hi);
-      int64_t k = 0;
-      for (int64_t j = 0; j < nc; j++) {
-        const float v = cand[j];
-        cand_buf[k] = v;
-        k += (v >= flo) & (v < fhi);
-      }
+      nc = compact_range(cand_buf, cand, nc, bitsf(lo), bitsf(hi));
       cand = cand_buf;
-      nc = k;
     }
     const uint32_t mid = lo + (hi - lo) / 2u;
     float c, m;
@@ -173,9 +141,7 @@ int64_t draw(const float* e, int64_t n, float t, float U, float* bsum, float* z)
   float total = 0.0f;
   for (int64_t b = 0; b < nb; b++) {
     const int64_t j0 = b * kBlock, j1 = j0 + kBlock < n ? j0 + kBlock : n;
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t j = j0; j < j1; j++) s += e[j] >= t ? e[j] : 0.0f;
+    const float s = sum_at_least(e + j0, j1 - j0, t);
     bsum[b] = s;
     total += s;
   }
@@ -232,19 +198,23 @@ void sample(int32_t* ids, float* logp_sampled, float* logp_raw, const float* log
       const int64_t id = first_index_of(x, V, m);
       ids[b] = (int32_t)id;
       if (logp_sampled) logp_sampled[b] = 0.0f;
-      if (logp_raw) logp_raw[b] = (x[id] - m) - std::log(sumexp_row(x, V, m));
+      if (logp_raw) logp_raw[b] = (x[id] - m) - std::log(exp_sum(x, V, m));
       continue;
     }
     Scratch& s = scratch(V);
     float* e = s.e.data();
     const float inv_t = 1.0f / temp;
-    const float total = exp_row(e, x, V, m, inv_t);
+    const float total = exp_store_sum(e, x, V, m, inv_t);
     const float emax = 1.0f;  // vexp(0) == 1 exactly
 
     // top-k
     Threshold th{0.0f, (float)V, total};
     const int32_t k = top_k ? top_k[b] : 0;
-    if (k > 0 && k < V) th = search_threshold(e, V, s.cand.data(), 0.0f, (float)V, total, emax, (float)k, false);
+    // Upper bound: count{e >= t} <= total / t < k for t > total / k.
+    if (k > 0 && k < V) {
+      const float ub = std::fmin(emax, total / (float)k * 1.0001f);
+      th = search_threshold(e, V, s.cand.data(), 0.0f, (float)V, total, std::nextafter(ub, 2.0f), (float)k, false);
+    }
     // top-p over the renormalised top-k distribution
     const float p = top_p ? top_p[b] : 1.0f;
     if (p < 1.0f) {
@@ -252,7 +222,15 @@ void sample(int32_t* ids, float* logp_sampled, float* logp_raw, const float* log
         th.t = emax;
         th.count = -1.0f;
       } else {
-        th = search_threshold(e, V, s.cand.data(), th.t, th.count, th.mass, emax, p * th.mass, true);
+        // Lower bound: the kept set has th.count elements, so the mass below t is at most th.count * t and
+        // W(t) >= th.mass - th.count * t >= p * th.mass for t <= (1 - p) * th.mass / th.count.
+        const float lb = (1.0f - p) * th.mass / th.count * 0.999f;
+        if (p <= 0.999f && lb > th.t) {
+          th = search_threshold(e, V, s.cand.data(), lb, -1.0f, 0.0f, std::nextafter(emax, 2.0f), p * th.mass, true);
+        } else {
+          th = search_threshold(e, V, s.cand.data(), th.t, th.count, th.mass, std::nextafter(emax, 2.0f), p * th.mass,
+                                true);
+        }
       }
     }
     // min-p relative to the most likely token
@@ -269,7 +247,7 @@ void sample(int32_t* ids, float* logp_sampled, float* logp_raw, const float* log
     ids[b] = (int32_t)id;
     if (logp_sampled) logp_sampled[b] = (x[id] - m) * inv_t - std::log(z);
     if (logp_raw) {
-      const float s1 = temp == 1.0f ? total : sumexp_row(x, V, m);
+      const float s1 = temp == 1.0f ? total : exp_sum(x, V, m);
       logp_raw[b] = (x[id] - m) - std::log(s1);
     }
   }
