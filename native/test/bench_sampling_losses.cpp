@@ -1,8 +1,10 @@
 // Timing of the CPU sampler and the fused PPO loss against straightforward baselines, in the same run.
-// Build and run (from the repository root; about 30 s on 2 cores):
+// Build and run (from the repository root; about 30 s on 2 idle cores, a minute on a busy machine):
 //   g++ -O3 -std=c++17 -fopenmp -fPIC -mavx2 -mfma -mf16c -Inative/include -Inative/src
 //       native/test/bench_sampling_losses.cpp native/src/cpu/sampling.cpp native/src/cpu/losses.cpp
-//       -o /tmp/bench_sampling_losses && /tmp/bench_sampling_losses
+//       -o /tmp/bench_sampling_losses && OMP_WAIT_POLICY=PASSIVE /tmp/bench_sampling_losses
+// Wall and process CPU time are both printed; with OMP_WAIT_POLICY=PASSIVE the CPU time excludes spinning and
+// is the steadier figure on a shared machine.
 // Shape legend: B = batch (rows), T = time, N = B*T, V = vocab.
 //
 // Sampling (B, V) = (64, 50304) and (256, 50304), logits ~ N(0, 3^2):
