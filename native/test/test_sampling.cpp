@@ -278,6 +278,12 @@ int main() {
     for (int64_t j = 0; j < V; j += 2) neg[j] = -std::numeric_limits<float>::infinity();
     check_frequencies("-inf logits", neg, V, {1.0f, 0, 1.0f, 0.0f}, 1000, 50);
     check_frequencies("-inf logits + top-k 200", neg, V, {1.0f, 200, 1.0f, 0.0f}, 1000, 50);
+    // A vocabulary large enough for the sampled lower bounds of the threshold searches (V >= 8192).
+    const int64_t Vl = 20000;
+    std::vector<float> big = random_logits(rng, 1, Vl, 2.5);
+    check_frequencies("V=20000 top-k 50", big, Vl, {1.0f, 50, 1.0f, 0.0f}, 500, 24);
+    check_frequencies("V=20000 top-p 0.5", big, Vl, {0.8f, 0, 0.5f, 0.0f}, 500, 24);
+    check_frequencies("V=20000 top-k 300 top-p 0.9", big, Vl, {1.0f, 300, 0.9f, 0.0f}, 500, 24);
   }
 
   std::printf("determinism, greedy, degenerate rows:\n");

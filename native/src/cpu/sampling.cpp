@@ -95,11 +95,14 @@ Threshold search_threshold(const float* a, int64_t n, float* cand_buf, float low
   int64_t nc = n;
   float in_c = (float)n;  // upper bound of the count inside [lo, hi)
   if (lower > 0.0f || upper <= 1.0f) {
-    // Bounds cut the range: copy only the elements inside [lo, hi), and count those above hi.
-    float c, m;
-    tally(a, n, upper, std::numeric_limits<float>::infinity(), c, m);
-    base_c = c;
-    base_m = m;
+    // Bounds cut the range: copy only the elements inside [lo, hi), and count those above hi (none when
+    // upper > 1, since every element is <= 1).
+    if (upper <= 1.0f) {
+      float c, m;
+      tally(a, n, upper, std::numeric_limits<float>::infinity(), c, m);
+      base_c = c;
+      base_m = m;
+    }
     nc = compact_range(cand_buf, a, n, lower, upper);
     cand = cand_buf;
     in_c = (float)nc;
@@ -133,6 +136,42 @@ Threshold search_threshold(const float* a, int64_t n, float* cand_buf, float low
     lo_m = m;
   }
   return {bitsf(lo), lo_c, lo_m};
+}
+
+// A verified lower bound for a threshold search, guessed from a strided sample of the row: the largest power of
+// two 2^-i above floor_t whose estimated W (count or mass of the sampled elements >= 2^-i, times the stride)
+// reaches twice the target. One exact tally over the row then checks W(2^-i) >= target (a second guess four
+// times lower is tried once). Returns false when no guess is verified; the search then starts from its own bounds.
+bool sampled_lower_bound(const float* e, int64_t n, float floor_t, float target, bool by_mass, Threshold* out) {
+  if (n < 8192) return false;
+  const int64_t stride = n / 2048;
+  constexpr int kBuckets = 66;  // bucket i holds [2^-i, 2^-i+1); the last one everything below 2^-64 (and 0)
+  float hc[kBuckets] = {0.0f}, hm[kBuckets] = {0.0f};
+  for (int64_t j = 0; j < n; j += stride) {
+    const float v = e[j];
+    int i = 127 - (int)(fbits(v) >> 23);
+    i = i < 0 ? 0 : (i > kBuckets - 1 ? kBuckets - 1 : i);
+    hc[i] += 1.0f;
+    hm[i] += v;
+  }
+  float acc_c = 0.0f, acc_m = 0.0f;
+  for (int i = 0; i < kBuckets - 1; i++) {
+    acc_c += hc[i] * (float)stride;
+    acc_m += hm[i] * (float)stride;
+    if ((by_mass ? acc_m : acc_c) < 2.0f * target) continue;
+    for (int tries = 0; tries < 2 && i < kBuckets - 1; tries++, i += 2) {
+      const float t = std::ldexp(1.0f, -i);
+      if (!(t > floor_t)) return false;
+      float c, m;
+      tally(e, n, t, std::numeric_limits<float>::infinity(), c, m);
+      if ((by_mass ? m : c) >= target) {
+        *out = {t, c, m};
+        return true;
+      }
+    }
+    return false;
+  }
+  return false;
 }
 
 // Inverse-CDF draw over {j : e_j >= t} with u = U * (kept mass). Returns the column; *z gets the kept mass.
@@ -211,9 +250,12 @@ void sample(int32_t* ids, float* logp_sampled, float* logp_raw, const float* log
     Threshold th{0.0f, (float)V, total};
     const int32_t k = top_k ? top_k[b] : 0;
     // Upper bound: count{e >= t} <= total / t < k for t > total / k.
+    // Lower bound: a sampled guess, verified (else 0, whose count V is known).
     if (k > 0 && k < V) {
-      const float ub = std::fmin(emax, total / (float)k * 1.0001f);
-      th = search_threshold(e, V, s.cand.data(), 0.0f, (float)V, total, std::nextafter(ub, 2.0f), (float)k, false);
+      const float ub = std::nextafter(std::fmin(emax, total / (float)k * 1.0001f), 2.0f);
+      Threshold lb{0.0f, (float)V, total};
+      sampled_lower_bound(e, V, 0.0f, (float)k, false, &lb);
+      th = search_threshold(e, V, s.cand.data(), lb.t, lb.count, lb.mass, ub, (float)k, false);
     }
     // top-p over the renormalised top-k distribution
     const float p = top_p ? top_p[b] : 1.0f;
@@ -224,12 +266,17 @@ void sample(int32_t* ids, float* logp_sampled, float* logp_raw, const float* log
       } else {
         // Lower bound: the kept set has th.count elements, so the mass below t is at most th.count * t and
         // W(t) >= th.mass - th.count * t >= p * th.mass for t <= (1 - p) * th.mass / th.count.
-        const float lb = (1.0f - p) * th.mass / th.count * 0.999f;
-        if (p <= 0.999f && lb > th.t) {
-          th = search_threshold(e, V, s.cand.data(), lb, -1.0f, 0.0f, std::nextafter(emax, 2.0f), p * th.mass, true);
+        // A sampled guess above that, verified by one tally, is used when it is higher.
+        const float ub = std::nextafter(emax, 2.0f);
+        const float target = p * th.mass;
+        const float lb = p <= 0.999f ? (1.0f - p) * th.mass / th.count * 0.999f : 0.0f;
+        Threshold guess;
+        if (sampled_lower_bound(e, V, std::fmax(lb, th.t), target, true, &guess)) {
+          th = search_threshold(e, V, s.cand.data(), guess.t, guess.count, guess.mass, ub, target, true);
+        } else if (lb > th.t) {
+          th = search_threshold(e, V, s.cand.data(), lb, -1.0f, 0.0f, ub, target, true);
         } else {
-          th = search_threshold(e, V, s.cand.data(), th.t, th.count, th.mass, std::nextafter(emax, 2.0f), p * th.mass,
-                                true);
+          th = search_threshold(e, V, s.cand.data(), th.t, th.count, th.mass, ub, target, true);
         }
       }
     }
