@@ -18,7 +18,9 @@
 // Thresholds are found without a sort: a bisection over the bit patterns of the (non-negative) float
 // values, where one round counts the elements (top-k) or sums their mass (top-p) above a pivot. Bit-pattern
 // bisection is exact and ends after at most 32 rounds; once few candidates remain inside the open interval
-// they are copied to a small buffer so later rounds touch only them.
+// they are copied (AVX2 compaction) to a small buffer so later rounds touch only them. The search starts from
+// proven bounds: top-k below total/k; top-p above (1-p)*mass/count; and above a power of two guessed from a
+// strided sample of 2048 elements, kept only after one exact count/mass pass confirms it.
 //
 // Ties rule: a threshold is a value, so every token whose e equals the threshold is kept. top-k can therefore
 // keep more than k tokens when logits tie exactly at the k-th value, and top-p keeps all tokens tied with the
