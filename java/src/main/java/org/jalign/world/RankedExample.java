@@ -11,11 +11,11 @@ import java.util.List;
  * @param scores     oracle scores aligned with {@code bestFirst} (non-increasing)
  */
 public record RankedExample(Prompt prompt, List<Response> bestFirst, double[] scores) {
-    public RankedExample {
-        bestFirst = List.copyOf(bestFirst);
-        scores = scores.clone();
-        if (scores.length != bestFirst.size()) {
-            throw new IllegalArgumentException("scores.length " + scores.length + " != responses " + bestFirst.size());
-        }
+  public RankedExample {
+    bestFirst = List.copyOf(bestFirst);
+    scores = scores.clone();
+    if (scores.length != bestFirst.size()) {
+      throw new IllegalArgumentException("scores.length " + scores.length + " != responses " + bestFirst.size());
     }
+  }
 }
