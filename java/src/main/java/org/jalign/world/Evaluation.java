@@ -25,6 +25,10 @@ public final class Evaluation {
     this.tokenCounter = Objects.requireNonNull(tokenCounter, "tokenCounter");
   }
 
+  public Oracle oracle() {
+    return oracle;
+  }
+
   /** Shorthand for {@code new Evaluation(oracle, tokenCounter).metrics(pairs)}. */
   public static EvalMetrics evaluate(Oracle oracle, List<PromptResponse> pairs, ToIntFunction<String> tokenCounter) {
     return new Evaluation(oracle, tokenCounter).metrics(pairs);

@@ -1,5 +1,6 @@
 package org.jalign.world;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -17,5 +18,22 @@ public record RankedExample(Prompt prompt, List<Response> bestFirst, double[] sc
     if (scores.length != bestFirst.size()) {
       throw new IllegalArgumentException("scores.length " + scores.length + " != responses " + bestFirst.size());
     }
+  }
+
+  /**
+   * Every pair (i, j), i before j in the ranking, whose scores differ: K responses give up to K(K-1)/2
+   * pairs. Tied responses give no pair.
+   */
+  public List<PreferencePair> pairs() {
+    List<PreferencePair> out = new ArrayList<>();
+    for (int i = 0; i < bestFirst.size(); i++) {
+      for (int j = i + 1; j < bestFirst.size(); j++) {
+        double m = scores[i] - scores[j];
+        if (m > Evaluation.TIE_EPS) {
+          out.add(new PreferencePair(prompt, bestFirst.get(i).text(), bestFirst.get(j).text(), m));
+        }
+      }
+    }
+    return out;
   }
 }

@@ -17,9 +17,15 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.imageio.ImageIO;
+import org.jalign.world.AlignmentWorld;
+import org.jalign.world.Evaluation;
+import org.jalign.world.Prompt;
+import org.jalign.world.PromptResponse;
+import org.jalign.world.Split;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -152,6 +158,31 @@ class ReportWriterTest {
     assertEquals(0, root.getAsJsonArray("series").size());
     assertTrue(root.getAsJsonObject("eval").get("png").isJsonNull());
     assertTrue(Files.readString(w.html()).contains("<h1>empty</h1>"));
+  }
+
+  @Test
+  void comparesTwoModelsOnTheSamePrompts(@TempDir Path dir) throws Exception {
+    AlignmentWorld w = AlignmentWorld.generate(4, AlignmentWorld.Size.QUICK);
+    Evaluation ev = new Evaluation(w.oracle(), String::length);
+    List<PromptResponse> sft = new ArrayList<>();
+    List<PromptResponse> ideal = new ArrayList<>();
+    Random rng = new Random(2);
+    for (Prompt p : w.prompts(Split.EVAL)) {
+      sft.add(new PromptResponse(p, w.responses().sftResponse(p, rng).text()));
+      ideal.add(new PromptResponse(p, w.responses().ideal(p).text()));
+    }
+    Report r = EvalReports.compare(new Report("compare"), ev, "SFT", sft, "RLHF", ideal, 2);
+    assertEquals(List.of("SFT", "RLHF"), new ArrayList<>(r.eval().keySet()));
+    assertEquals(ev.metrics(ideal).toMap(), r.eval().get("RLHF"));
+    assertEquals(1, r.winRates().size());
+    assertEquals(ev.winRate(ideal, sft), r.winRates().get(0).rate());
+    assertEquals(8, r.examples().size(), "two per kind");
+    for (Report.Example e : r.examples()) {
+      assertEquals(List.of("SFT", "RLHF"), new ArrayList<>(e.responses().keySet()));
+      assertEquals(1.0, e.scores().get("RLHF"), 1e-12);
+    }
+    ReportWriter.Written out = ReportWriter.write(r, dir);
+    assertTrue(Files.readString(out.html()).contains("Win rates"));
   }
 
   private static int distinctColours(BufferedImage img) {
