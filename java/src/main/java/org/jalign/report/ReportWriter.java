@@ -303,7 +303,7 @@ public final class ReportWriter {
         h.append("<h3>").append(esc(s.name())).append(" <small>(").append(esc(fmt(s.seconds())))
             .append(" s)</small></h3>\n<table>\n");
         s.scalars().forEach((k, v) -> h.append("<tr><th>").append(esc(k)).append("</th><td class=\"num\">")
-            .append(esc(fmt(v))).append("</td></tr>\n"));
+            .append(esc(num(v))).append("</td></tr>\n"));
         h.append("</table>\n");
         for (int i = 0; i < r.series().size(); i++) {
           if (r.series().get(i).stage().equals(s.name())) {
@@ -343,7 +343,7 @@ public final class ReportWriter {
       for (String metric : metrics.keySet()) {
         h.append("<tr><th>").append(esc(metric)).append("</th>");
         for (String m : models) {
-          h.append("<td class=\"num\">").append(esc(fmt(r.eval().get(m).get(metric)))).append("</td>");
+          h.append("<td class=\"num\">").append(esc(num(r.eval().get(m).get(metric)))).append("</td>");
         }
         if (delta) {
           Double a = r.eval().get(models.get(0)).get(metric);
@@ -365,7 +365,7 @@ public final class ReportWriter {
       h.append("<h2>Win rates</h2>\n<table>\n<tr><th>model</th><th>over</th><th>win rate</th><th>prompts</th></tr>\n");
       for (Report.WinRate w : r.winRates()) {
         h.append("<tr><td>").append(esc(w.a())).append("</td><td>").append(esc(w.b()))
-            .append("</td><td class=\"num\">").append(esc(fmt(w.rate()))).append("</td><td class=\"num\">")
+            .append("</td><td class=\"num\">").append(esc(num(w.rate()))).append("</td><td class=\"num\">")
             .append(w.prompts()).append("</td></tr>\n");
       }
       h.append("</table>\n");
@@ -393,7 +393,7 @@ public final class ReportWriter {
           Double sc = e.scores().get(m);
           h.append("<td><pre>").append(esc(resp == null ? "" : resp)).append("</pre>");
           if (sc != null) {
-            h.append("<small>score ").append(esc(fmt(sc))).append("</small>");
+            h.append("<small>score ").append(esc(num(sc))).append("</small>");
           }
           h.append("</td>");
         }
@@ -443,6 +443,12 @@ public final class ReportWriter {
     return sb.toString();
   }
 
+  /** Four decimals, for columns of numbers that should line up. */
+  private static String num(Double d) {
+    return d == null || !Double.isFinite(d) ? "n/a" : String.format(Locale.ROOT, "%.4f", d);
+  }
+
+  /** Compact: integers without decimals (seeds, seconds), otherwise four decimals. */
   private static String fmt(Double d) {
     if (d == null || !Double.isFinite(d)) {
       return "n/a";
