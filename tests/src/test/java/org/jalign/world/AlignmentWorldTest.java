@@ -100,6 +100,23 @@ class AlignmentWorldTest {
           for (Person person : QUICK.people()) {
             assertFalse(p.text().contains(person.name()), "vague prompt names someone: " + p);
           }
+          // A description ("the baker", "the cat", "the person from X") must fit two people or more.
+          String[] w = Text.words(p.text());
+          for (String job : QUICK.jobs()) {
+            if (java.util.Arrays.asList(w).contains(job)) {
+              assertTrue(QUICK.people().stream().filter(q -> q.job().equals(job)).count() >= 2, p.toString());
+            }
+          }
+          for (String a : QUICK.animals()) {
+            if (java.util.Arrays.asList(w).contains(a)) {
+              assertTrue(QUICK.people().stream().filter(q -> a.equals(q.petKind())).count() >= 2, p.toString());
+            }
+          }
+          for (String t : QUICK.towns()) {
+            if (p.text().contains(t)) {
+              assertTrue(QUICK.people().stream().filter(q -> q.town().equals(t)).count() >= 2, p.toString());
+            }
+          }
         }
         case HARMFUL -> assertNotNull(QUICK.person(p.subject()), p.toString());
       }
