@@ -10,7 +10,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
-import java.util.function.Function;
 
 /**
  * The built-in alignment world: a small closed world of people, towns, jobs, pets and colours that a
@@ -537,13 +536,5 @@ public final class AlignmentWorld {
     List<String> copy = new ArrayList<>(from);
     Collections.shuffle(copy, rng);
     return List.copyOf(copy.subList(0, n));
-  }
-
-  static <T> T any(List<T> xs, Random rng) {
-    return xs.get(rng.nextInt(xs.size()));
-  }
-
-  static <T> List<T> map(List<Person> ps, Function<Person, T> f) {
-    return ps.stream().map(f).toList();
   }
 }
