@@ -89,6 +89,12 @@ int jalign_set_blas_library(const char* path) {
 
 int jalign_blas_loaded(void) { return jalign::blas::loaded() ? 1 : 0; }
 
+int jalign_blas_set_num_threads(int n) {
+  if (n <= 0) return fail(JALIGN_ERR_INVALID_ARG, "jalign_blas_set_num_threads: n must be > 0, got %d", n);
+  if (!jalign::blas::set_threads(n)) return fail(JALIGN_ERR_UNSUPPORTED, "jalign_blas_set_num_threads: no OpenBLAS loaded");
+  return JALIGN_OK;
+}
+
 jalign_ctx* jalign_ctx_create(int device) {
   if (device < -1) {
     fail(JALIGN_ERR_INVALID_ARG, "jalign_ctx_create: device must be -1 (CPU) or a CUDA index >= 0, got %d", device);

@@ -42,6 +42,12 @@ bool load(const char* path, std::string* err) {
 
 bool loaded() { return g_sgemm.load() != nullptr; }
 
+bool set_threads(int n) {
+  if (!g_set_threads) return false;
+  g_set_threads(n);
+  return true;
+}
+
 bool sgemm(bool trans_a, bool trans_b, long M, long N, long K, float alpha, const float* A, long lda, const float* B,
            long ldb, float beta, float* C, long ldc) {
   sgemm_fn f = g_sgemm.load();

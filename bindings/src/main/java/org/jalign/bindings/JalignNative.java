@@ -69,6 +69,8 @@ public final class JalignNative {
 
   public static native int jalign_blas_loaded();
 
+  public static native int jalign_blas_set_num_threads(int n);
+
   public static native jalign_ctx jalign_ctx_create(int device);
 
   public static native void jalign_ctx_destroy(jalign_ctx ctx);
