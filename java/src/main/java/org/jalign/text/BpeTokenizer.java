@@ -321,6 +321,22 @@ public final class BpeTokenizer implements Tokenizer {
         return lines;
     }
 
+    /**
+     * This tokenizer with the given special tokens added: those it lacks get new ids V, V+1, ... in the given
+     * order; existing ids never change (so a model's embedding rows stay valid and only grow). E.g. a loaded
+     * GPT-2 tokenizer plus {@link Tokenizer#STANDARD_SPECIALS} for chat fine-tuning.
+     */
+    public BpeTokenizer withSpecials(List<String> extra) {
+        Map<String, Integer> specials = new LinkedHashMap<>(this.specials.map());
+        int next = tokenBytes.length;
+        for (String s : extra) {
+            if (!specials.containsKey(s)) specials.put(s, next++);
+        }
+        if (next == tokenBytes.length) return this;
+        byte[][] bytes = Arrays.copyOf(tokenBytes, next);
+        return new BpeTokenizer(bytes, specials, rawMerges());
+    }
+
     // ------------------------------------------------------------------------------------ serialisation
 
     @Override
