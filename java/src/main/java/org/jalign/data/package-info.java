@@ -1,5 +1,7 @@
 /**
- * Training data: JSONL readers and writers, and the chat template.
+ * Training data: tokenised corpora for pretraining ({@link org.jalign.data.TokenFile},
+ * {@link org.jalign.data.TokenSource}, {@link org.jalign.data.TokenBatcher}), JSONL readers and writers for the
+ * later stages, and the chat template.
  *
  * <table>
  *   <caption>JSONL record types (one JSON object per line; blank lines skipped; unknown fields ignored)</caption>

@@ -1,5 +1,5 @@
 /**
- * File formats: {@link org.jalign.io.SafeTensors} (read with full validation, write F32/BF16/F16),
+ * File formats: {@link org.jalign.io.Checkpoint} (jalign's checkpoints), {@link org.jalign.io.SafeTensors} (read with full validation, write F32/BF16/F16),
  * {@link org.jalign.io.HalfFloats} (F16/BF16 conversions) and {@link org.jalign.io.StrictJson} (strict JSON
  * with duplicate-key detection, used by every jalign reader of JSON).
  *
