@@ -32,6 +32,10 @@ public final class RunBenchmarks {
     BASELINE.put("SamplingBench", "sortTopP");
     WORK.put("PpoLossBench", (m, p) -> new Object[] {PpoLossBench.bytes(p.get("shape")), "GB/s"});
     BASELINE.put("PpoLossBench", "materialised");
+    WORK.put("TokenizerBench", (m, p) -> new Object[] {TokenizerBench.kiloBytes(m), "MB/s"});
+    BASELINE.put("TokenizerBench", "regexSplit");
+    WORK.put("SafeTensorsBench", (m, p) -> new Object[] {SafeTensorsBench.bytes(m), "GB/s"});
+    BASELINE.put("SafeTensorsBench", "rawRead");
   }
 
   private RunBenchmarks() {}
