@@ -5,7 +5,8 @@
 // Shape legend: B = batch, T = time, NH = heads, HS = head size; Br = query rows per tile (QV vectors of
 // S::W lanes), Bc = key rows per tile (= Br).
 //
-// Layout of a tile: queries run along the SIMD lanes. With Q^T packed as (HS, Br) and K rows read in place,
+// Layout of a tile: queries run along the SIMD lanes. With Q^T packed as (HS, Br) and K rows read in place (or
+// from a contiguous copy of the tile, where a tile is read many times),
 //   S^T (Bc, Br) = K Q^T                 (kernel "rows x packed": broadcast K[j,d], vector over queries)
 // the online softmax then works lane-wise (one running max / sum per query lane), and
 //   O^T (HS, Br) += V^T P^T              (broadcast V[j,d], vector over queries).
@@ -13,7 +14,10 @@
 //   dV (Bc, HS) += P^T dO,  dK (Bc, HS) += dS^T Q   (broadcast P^T[j,i], vector over d).
 // All three are one register-blocked micro-kernel: acc[r][c] += a(r,k) * b(k)[c] over a reduction index k.
 // No T x T buffer exists: per thread there are a few Br x Bc / HS x Br tiles (and, in the backward, Q^T / dO^T
-// packed once per head, O(T*HS)).
+// and contiguous Q / dO rows packed once per head, O(T*HS)).
+// Parallel split: forward over (b, h, query tile), largest first; backward over (b, h) when there are at least
+// 4 heads per thread (each thread owns its head's dQ), else over the key tiles of one head at a time with
+// per-thread dQ partials summed afterwards. dK/dV rows of a key tile are only ever written by its owner.
 
 constexpr int QV = 4;                 // query vectors per tile
 constexpr int Br = QV * S::W;         // query rows per tile
