@@ -599,15 +599,22 @@ int sum_squares(float* out, const float* x, int64_t n, void* stream) {
   if (n <= 0) return (int)cudaMemsetAsync(out, 0, sizeof(float), s);
   // The block count depends on n only, so the summation order (and the result) is reproducible.
   const int blocks = (int)grid_for(n, kSumSqThreads * 8, kSumSqMaxBlocks);
+  // Scratch for the partial sums from the stream-ordered allocator; where memory pools are unsupported,
+  // plain cudaMalloc (cudaFree then waits for the kernels).
   double* partial = nullptr;
-  JALIGN_CUDA_TRY(cudaMallocAsync((void**)&partial, sizeof(double) * blocks, s));
+  bool pooled = true;
+  if (cudaMallocAsync((void**)&partial, sizeof(double) * blocks, s) != cudaSuccess) {
+    (void)cudaGetLastError();
+    pooled = false;
+    JALIGN_CUDA_TRY(cudaMalloc((void**)&partial, sizeof(double) * blocks));
+  }
   sum_squares_partial_kernel<<<blocks, kSumSqThreads, 0, s>>>(partial, x, n);
   cudaError_t err = cudaGetLastError();
   if (err == cudaSuccess) {
     sum_squares_final_kernel<<<1, 1024, 0, s>>>(out, partial, blocks);
     err = cudaGetLastError();
   }
-  cudaError_t ferr = cudaFreeAsync(partial, s);
+  cudaError_t ferr = pooled ? cudaFreeAsync(partial, s) : cudaFree(partial);
   return (int)(err != cudaSuccess ? err : ferr);
 }
 

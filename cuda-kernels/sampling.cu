@@ -40,7 +40,7 @@ struct SampleSmem {
   unsigned long long bins[kBins];                // combined histogram
   float wsum[kSampleWarps];                      // per-warp kept mass in the draw
   float red_f[32];
-  int red_i[32];
+  int64_t red_i[32];
   detail::MaxSum red_ms[32];
   uint32_t sel_bin;
   unsigned long long sel_above;
@@ -63,11 +63,11 @@ __device__ void block_argmax(float& v, int64_t& idx, SampleSmem& sm) {
   __syncthreads();
   if (lane == 0) {
     sm.red_f[warp] = v;
-    sm.red_i[warp] = (int)idx;
+    sm.red_i[warp] = idx;
   }
   __syncthreads();
   v = lane < kSampleWarps ? sm.red_f[lane] : -INFINITY;
-  idx = lane < kSampleWarps ? (int64_t)sm.red_i[lane] : INT64_MAX;
+  idx = lane < kSampleWarps ? sm.red_i[lane] : INT64_MAX;
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) {
     const float ov = __shfl_xor_sync(detail::kFullMask, v, o);
