@@ -109,12 +109,15 @@ __global__ void __launch_bounds__(kPpoThreads)
     const float pg1 = -A * ratio, pg2 = -A * rc;
     float pg = fmaxf(pg1, pg2);
     float dpg = pg2 > pg1 ? 0.0f : -A * ratio;  // the clipped branch is constant in logp
-    const float clipped = pg2 > pg1 ? 1.0f : 0.0f;
+    // Clip fraction: rows where a clip (the PPO clip or, when active, the dual clip) set the surrogate,
+    // i.e. exactly the rows whose policy gradient the clip cut to 0.
+    float clipped = pg2 > pg1 ? 1.0f : 0.0f;
     if (dual_clip > 1.0f && A < 0.0f) {
       const float pg3 = -A * dual_clip;
       if (pg3 < pg) {
         pg = pg3;
         dpg = 0.0f;
+        clipped = 1.0f;
       }
     }
     float kl = 0.0f, dkl = 0.0f;

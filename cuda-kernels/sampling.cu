@@ -14,6 +14,7 @@
 //      the first id whose running kept mass exceeds u times the total kept mass.
 // The largest logit always stays in the kept set. Probabilities are exp((x - max) / T) (unnormalised).
 // logp_sampled = log of the id's probability in the filtered, renormalised distribution (0 for greedy).
+// A row whose logits are all -inf yields id 0 and log-probs -inf.
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -293,9 +294,10 @@ __global__ void __launch_bounds__(kSampleThreads)
       lp_sampled = (x[id] - m) / temp - logf(total);
     }
     if (threadIdx.x == 0) {
+      const bool empty = m == -INFINITY;  // every logit -inf: id 0, no distribution, log-probs -inf
       ids[row] = (int32_t)id;
-      if (logp_sampled != nullptr) logp_sampled[row] = lp_sampled;
-      if (logp_raw != nullptr) logp_raw[row] = x[id] - lse_raw;
+      if (logp_sampled != nullptr) logp_sampled[row] = empty ? -INFINITY : lp_sampled;
+      if (logp_raw != nullptr) logp_raw[row] = empty ? -INFINITY : x[id] - lse_raw;
     }
     __syncthreads();  // shared state is reused by the next row
   }

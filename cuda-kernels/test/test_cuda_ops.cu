@@ -246,10 +246,11 @@ static vector<double> ref_ppo(vector<double>* dlogits, vector<double>* logp_out,
     const double pg1 = -A * ratio, pg2 = -A * rc;
     double pg = std::max(pg1, pg2);
     double dpg = pg2 > pg1 ? 0.0 : -A * ratio;
-    const double clipped = pg2 > pg1 ? 1.0 : 0.0;
-    if (P.dual_clip > 1.0f && A < 0 && -A * P.dual_clip < pg) {
+    double clipped = pg2 > pg1 ? 1.0 : 0.0;
+    if (P.dual_clip > 1.0f && A < 0 && -A * P.dual_clip < pg) {  // the dual clip counts as clipped too
       pg = -A * P.dual_clip;
       dpg = 0.0;
+      clipped = 1.0;
     }
     double kl = 0.0, dkl = 0.0;
     if (ref) {
@@ -776,6 +777,8 @@ static void test_sampling() {
     if (b % 7 == 3) logits[b * ld + (b * 37) % V] = 25.0f;       // a peaked row
   }
   logits[5 * ld + 17] = -INFINITY;  // masked-out tokens
+  const int64_t empty_row = 13;     // every token masked out: id 0, log-probs -inf
+  for (int64_t j = 0; j < V; ++j) logits[empty_row * ld + j] = -INFINITY;
   vector<float> temp(B), topp(B), minp(B);
   vector<int32_t> topk(B);
   vector<uint64_t> seeds(B);
@@ -800,9 +803,15 @@ static void test_sampling() {
   int bad_kept = 0, bad_greedy = 0, ambiguous = 0;
   vector<double> got_ls, ref_ls, got_lr, ref_lr;
   vector<SampleRef> refs(B);
+  check_true("sample row of -inf logits: id 0, log-probs -inf",
+             ids[empty_row] == 0 && ls[empty_row] == -INFINITY && lr[empty_row] == -INFINITY);
   for (int64_t b = 0; b < B; ++b) {
     const float* x = &logits[b * ld];
     refs[b] = ref_sample(x, V, temp[b], topk[b], topp[b], minp[b]);
+    if (b == empty_row) {
+      refs[b].margin = 0.0;  // excluded from the comparisons below
+      continue;
+    }
     const SampleRef& r = refs[b];
     const int32_t id = ids[b];
     if (id < 0 || id >= V) {
@@ -842,7 +851,8 @@ static void test_sampling() {
   {
     auto id2 = dids.down();
     bool ok = true;
-    for (int64_t b = 0; b < B; ++b) ok = ok && id2[b] >= 0 && id2[b] < V && logits[b * ld + id2[b]] != -INFINITY;
+    for (int64_t b = 0; b < B; ++b)
+      ok = ok && id2[b] >= 0 && id2[b] < V && (b == empty_row || logits[b * ld + id2[b]] != -INFINITY);
     check_true("sample with default parameters", ok);
   }
 #ifdef JALIGN_HAVE_CPU_SAMPLING
