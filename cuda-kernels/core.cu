@@ -5,8 +5,8 @@
 // Shape legend: B = batch, T = time, C = channels, V = vocab, ld = row stride of logits (ld >= V),
 //               N = rows (B*T), M/N/K = GEMM sizes: out(M,N) = op(a)(M,K) . op(b)(K,N).
 //
-// Determinism: every kernel here gives bit-identical results run to run, except embedding_backward's dwte
-// and scatter_add_rows, which use atomicAdd when several rows hit the same target row.
+// Determinism: every kernel here gives bit-identical results run to run, except scatter_add_rows, which uses
+// atomicAdd when several rows hit the same target row.
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -180,13 +180,39 @@ __global__ void embedding_forward_kernel(float* __restrict__ out, const int32_t*
   }
 }
 
-// dwte[tokens[row]] += dout[row] (atomic: several rows may carry the same token).
-__global__ void embedding_backward_wte_kernel(float* __restrict__ dwte, const float* __restrict__ dout,
-                                              const int32_t* __restrict__ tokens, int64_t BT, int64_t C) {
-  for (int64_t row = blockIdx.x; row < BT; row += gridDim.x) {
-    float* d = dwte + (int64_t)tokens[row] * C;
-    const float* g = dout + row * C;
-    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) atomicAdd(d + c, g[c]);
+// dwte[tokens[row]] += dout[row], deterministically and without atomics: block b owns the tokens with
+// token % gridDim.x == b, scans all rows in chunks, lists its own rows in row order, and adds them one after
+// another (thread t always owns channels t, t + blockDim.x, ...). So every dwte element receives its rows in
+// row order, whatever the scheduling. A very frequent token serialises on its block.
+constexpr int kEmbThreads = 256;
+constexpr unsigned kEmbGroups = 1024;
+
+__global__ void __launch_bounds__(kEmbThreads)
+    embedding_backward_wte_kernel(float* __restrict__ dwte, const float* __restrict__ dout,
+                                  const int32_t* __restrict__ tokens, int64_t BT, int64_t C) {
+  __shared__ int32_t list[kEmbThreads];
+  __shared__ int warp_counts[kEmbThreads / 32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  for (int64_t base = 0; base < BT; base += blockDim.x) {
+    const int64_t r = base + threadIdx.x;
+    const bool mine = r < BT && ((uint32_t)tokens[r]) % gridDim.x == blockIdx.x;
+    const unsigned m = __ballot_sync(detail::kFullMask, mine);
+    if (lane == 0) warp_counts[warp] = __popc(m);
+    __syncthreads();
+    int offset = 0, total = 0;
+    for (int w = 0; w < (int)(blockDim.x >> 5); ++w) {
+      if (w < warp) offset += warp_counts[w];
+      total += warp_counts[w];
+    }
+    if (mine) list[offset + __popc(m & ((1u << lane) - 1u))] = (int32_t)threadIdx.x;
+    __syncthreads();
+    for (int i = 0; i < total; ++i) {
+      const int64_t row = base + list[i];
+      float* d = dwte + (int64_t)tokens[row] * C;
+      const float* g = dout + row * C;
+      for (int64_t c = threadIdx.x; c < C; c += blockDim.x) d[c] += g[c];
+    }
+    __syncthreads();  // list and warp_counts are rewritten by the next chunk
   }
 }
 
@@ -496,7 +522,7 @@ int embedding_backward(float* dwte, float* dwpe, const float* dout, const int32_
   if (BT <= 0 || C <= 0) return 0;
   cudaStream_t s = (cudaStream_t)stream;
   if (dwte != nullptr) {
-    embedding_backward_wte_kernel<<<row_grid(BT), row_threads(C), 0, s>>>(dwte, dout, tokens, BT, C);
+    embedding_backward_wte_kernel<<<kEmbGroups, kEmbThreads, 0, s>>>(dwte, dout, tokens, BT, C);
     JALIGN_CUDA_LAUNCH_CHECK();
   }
   if (dwpe != nullptr) {
