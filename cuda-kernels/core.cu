@@ -5,8 +5,7 @@
 // Shape legend: B = batch, T = time, C = channels, V = vocab, ld = row stride of logits (ld >= V),
 //               N = rows (B*T), M/N/K = GEMM sizes: out(M,N) = op(a)(M,K) . op(b)(K,N).
 //
-// Determinism: every kernel here gives bit-identical results run to run, except scatter_add_rows, which uses
-// atomicAdd when several rows hit the same target row.
+// Determinism: every kernel here gives bit-identical results run to run (no floating-point atomics).
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -180,22 +179,23 @@ __global__ void embedding_forward_kernel(float* __restrict__ out, const int32_t*
   }
 }
 
-// dwte[tokens[row]] += dout[row], deterministically and without atomics: block b owns the tokens with
-// token % gridDim.x == b, scans all rows in chunks, lists its own rows in row order, and adds them one after
-// another (thread t always owns channels t, t + blockDim.x, ...). So every dwte element receives its rows in
-// row order, whatever the scheduling. A very frequent token serialises on its block.
+// dst[idx[row]] += src[row] over rows of C floats (embedding backward dwte with idx = tokens; scatter_add_rows),
+// deterministically and without atomics: block b owns the targets with idx % gridDim.x == b, scans all rows in
+// chunks, lists its own rows in row order, and adds them one after another (thread t always owns channels
+// t, t + blockDim.x, ...). So every target element receives its rows in row order, whatever the scheduling.
+// A very frequent target serialises on its block.
 constexpr int kEmbThreads = 256;
 constexpr unsigned kEmbGroups = 1024;
 
 __global__ void __launch_bounds__(kEmbThreads)
-    embedding_backward_wte_kernel(float* __restrict__ dwte, const float* __restrict__ dout,
-                                  const int32_t* __restrict__ tokens, int64_t BT, int64_t C) {
+    scatter_add_rows_kernel(float* __restrict__ dst, const float* __restrict__ src,
+                            const int32_t* __restrict__ idx, int64_t rows, int64_t C) {
   __shared__ int32_t list[kEmbThreads];
   __shared__ int warp_counts[kEmbThreads / 32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  for (int64_t base = 0; base < BT; base += blockDim.x) {
+  for (int64_t base = 0; base < rows; base += blockDim.x) {
     const int64_t r = base + threadIdx.x;
-    const bool mine = r < BT && ((uint32_t)tokens[r]) % gridDim.x == blockIdx.x;
+    const bool mine = r < rows && ((uint32_t)idx[r]) % gridDim.x == blockIdx.x;
     const unsigned m = __ballot_sync(detail::kFullMask, mine);
     if (lane == 0) warp_counts[warp] = __popc(m);
     __syncthreads();
@@ -208,8 +208,8 @@ __global__ void __launch_bounds__(kEmbThreads)
     __syncthreads();
     for (int i = 0; i < total; ++i) {
       const int64_t row = base + list[i];
-      float* d = dwte + (int64_t)tokens[row] * C;
-      const float* g = dout + row * C;
+      float* d = dst + (int64_t)idx[row] * C;
+      const float* g = src + row * C;
       for (int64_t c = threadIdx.x; c < C; c += blockDim.x) d[c] += g[c];
     }
     __syncthreads();  // list and warp_counts are rewritten by the next chunk
@@ -386,14 +386,6 @@ __global__ void gather_rows_kernel(float* __restrict__ out, const float* __restr
   }
 }
 
-__global__ void scatter_add_rows_kernel(float* __restrict__ dinp, const float* __restrict__ dout,
-                                        const int32_t* __restrict__ idx, int64_t n, int64_t C) {
-  for (int64_t i = blockIdx.x; i < n; i += gridDim.x) {
-    float* dst = dinp + (int64_t)idx[i] * C;
-    const float* src = dout + i * C;
-    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) atomicAdd(dst + c, src[c]);
-  }
-}
 
 // -------------------------------------------------------------------------------- softmax cross-entropy
 // One block per row. Pass 1: online max / sum-exp over the V real columns (and the target logit, read
@@ -522,7 +514,7 @@ int embedding_backward(float* dwte, float* dwpe, const float* dout, const int32_
   if (BT <= 0 || C <= 0) return 0;
   cudaStream_t s = (cudaStream_t)stream;
   if (dwte != nullptr) {
-    embedding_backward_wte_kernel<<<kEmbGroups, kEmbThreads, 0, s>>>(dwte, dout, tokens, BT, C);
+    scatter_add_rows_kernel<<<kEmbGroups, kEmbThreads, 0, s>>>(dwte, dout, tokens, BT, C);
     JALIGN_CUDA_LAUNCH_CHECK();
   }
   if (dwpe != nullptr) {
@@ -653,7 +645,7 @@ int gather_rows(float* out, const float* inp, const int32_t* idx, int64_t n, int
 
 int scatter_add_rows(float* dinp, const float* dout, const int32_t* idx, int64_t n, int64_t C, void* stream) {
   if (n <= 0 || C <= 0) return 0;
-  scatter_add_rows_kernel<<<row_grid(n), row_threads(C), 0, (cudaStream_t)stream>>>(dinp, dout, idx, n, C);
+  scatter_add_rows_kernel<<<kEmbGroups, kEmbThreads, 0, (cudaStream_t)stream>>>(dinp, dout, idx, n, C);
   JALIGN_CUDA_LAUNCH_CHECK();
   return 0;
 }
