@@ -439,19 +439,33 @@ int main(int argc, char** argv) {
     cudaDeviceProp prop;
     CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));
     std::printf("device: %s (sm_%d%d)\n", prop.name, prop.major, prop.minor);
-    const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+    // --quick: one head per case; --T N / --HS N: only that sequence length / head size
+    bool quick = false;
+    int64_t only_T = 0, only_HS = 0;
+    for (int i = 1; i < argc; i++) {
+        const std::string a = argv[i];
+        if (a == "--quick") quick = true;
+        else if (a == "--T" && i + 1 < argc) only_T = std::atoll(argv[++i]);
+        else if (a == "--HS" && i + 1 < argc) only_HS = std::atoll(argv[++i]);
+        else {
+            std::fprintf(stderr, "usage: %s [--quick] [--T N] [--HS N]\n", argv[0]);
+            return 2;
+        }
+    }
     std::mt19937 rng(1234);
     const int64_t Ts[] = {1, 7, 64, 257};
     const int64_t HSs[] = {32, 64, 128};
     for (int64_t T : Ts)
         for (int64_t HS : HSs)
             for (int padded = 0; padded < 2; padded++) {
+                if ((only_T && T != only_T) || (only_HS && HS != only_HS)) continue;
                 const bool fused = ((T + HS / 32 + padded) % 2) == 1;
                 Case cs{2 + padded, T, quick ? 1 : 2, HS, fused, padded == 1};
                 run_fp32(cs, rng);
                 run_bf16(cs, rng);
             }
-    for (int64_t HS : HSs) run_kvcache(HS, rng);
+    for (int64_t HS : HSs)
+        if (!only_HS || HS == only_HS) run_kvcache(HS, rng);
     std::printf("%s: %d of %d checks failed\n", g_failures ? "FAIL" : "PASS", g_failures, g_checks);
     return g_failures ? 1 : 0;
 }
