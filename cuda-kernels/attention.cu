@@ -12,6 +12,10 @@
 //     tiles, both recomputing P = exp(S - lse). No atomics: results are deterministic.
 //   bf16: the same algorithm on tensor cores (mma.sync m16n8k16 bf16 -> fp32, ldmatrix, cp.async double
 //     buffering of K/V in the forward). P and dS are rounded to bf16 for the second MMA (as FlashAttention).
+//     Forward tiles: 128 query rows per block (4 warps x 2 m-tiles of 16); JALIGN_ATTN_FWD_TILE=64 in the
+//     environment selects 64-row tiles (a benchmark comparison). Backward: dK/dV blocks of 64 keys (16 per
+//     warp, transposed products) and dQ blocks of 64 queries; D = rowsum(dout*out) in a stream-ordered
+//     scratch buffer (cudaMallocAsync).
 //   decode: kvcache_append copies new rows into the cache; attention_kvcache runs one block per query and
 //     head, eight warps splitting the keys, merged by their (max, sum) at the end.
 // Launchers return cudaError_t values; arguments were checked by the ABI layer.
@@ -22,6 +26,8 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
 #include "common/attention_mma.cuh"
 #include "jalign_cuda.h"
@@ -307,14 +313,16 @@ __global__ void __launch_bounds__(256) attn_bwd_dq_f32_kernel(float* dq, const f
 
 // ------------------------------------------------------------------ bf16 forward (tensor cores)
 
-// Block: 4 warps x 16 query rows = 64 rows of one (b, h); K/V tiles of 64 keys, double-buffered by cp.async.
-// Shared: Q (64, HS+8), K[2] (64, HS+8), V[2] (64, HS+8), bf16.
-template <int HS>
+// Block: 4 warps x WM m-tiles of 16 query rows (BR = 64*WM rows of one (b, h)); warp w owns rows
+// [16*WM*w, 16*WM*(w+1)) of the tile. K/V tiles of BC keys, double-buffered by cp.async. With WM = 2 each K/V
+// fragment read from shared memory feeds two MMAs (FlashAttention-2's 128-row tiles).
+// Shared: Q (BR, HS+8), K[2] (BC, HS+8), V[2] (BC, HS+8), bf16.
+template <int HS, int WM, int BC>
 __global__ void __launch_bounds__(128) attn_fwd_bf16_kernel(bf16* out, float* lse, const bf16* q, const bf16* k,
                                                             const bf16* v, int64_t ld, int T, int NH,
                                                             const int32_t* kv_start, const int32_t* kv_end,
                                                             float scale_log2, bool aligned) {
-    constexpr int BR = 64, BC = 64, NT = 128, STR = HS + 8, NTS = BC / 8, NTO = HS / 8;
+    constexpr int BR = 64 * WM, NT = 128, STR = HS + 8, NTS = BC / 8, NTO = HS / 8;
     extern __shared__ __align__(16) unsigned char smem_raw[];
     bf16* Qs = reinterpret_cast<bf16*>(smem_raw);
     bf16* Ks0 = Qs + BR * STR;
@@ -327,13 +335,21 @@ __global__ void __launch_bounds__(128) attn_fwd_bf16_kernel(bf16* out, float* ls
     row_range(kv_start, kv_end, b, T, s, e);
     const int64_t C = (int64_t)NH * HS;
     const int64_t bq = (int64_t)b * T * ld + (int64_t)h * HS;
-    const int row0 = q0 + warp * 16 + g, row1 = row0 + 8;
+    const int wr = warp * 16 * WM;   // first row of this warp within the tile
+    const int wrow0 = q0 + wr;       // first absolute row of this warp
     const int kend = min(e, q0 + BR);
 
-    float o[NTO][4];
+    float o[WM][NTO][4];
 #pragma unroll
-    for (int n = 0; n < NTO; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
-    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+    for (int mt = 0; mt < WM; mt++)
+#pragma unroll
+        for (int n = 0; n < NTO; n++) o[mt][n][0] = o[mt][n][1] = o[mt][n][2] = o[mt][n][3] = 0.f;
+    float m[WM][2], l[WM][2];
+#pragma unroll
+    for (int mt = 0; mt < WM; mt++) {
+        m[mt][0] = m[mt][1] = -INFINITY;
+        l[mt][0] = l[mt][1] = 0.f;
+    }
 
     const bool any = max(s, q0) < min(e, q0 + BR);  // some row of the tile is valid
     if (any) {
@@ -356,72 +372,90 @@ __global__ void __launch_bounds__(128) attn_fwd_bf16_kernel(bf16* out, float* ls
             __syncthreads();
             const bf16* Ks = Ks0 + (it & 1) * BC * STR;
             const bf16* Vs = Vs0 + (it & 1) * BC * STR;
-            if (j0 <= q0 + warp * 16 + 15) {  // else every key of the tile is in this warp's future
-                float S[NTS][4];
+            if (j0 <= wrow0 + 16 * WM - 1) {  // else every key of the tile is in this warp's future
+                float S[WM][NTS][4];
 #pragma unroll
-                for (int n = 0; n < NTS; n++) S[n][0] = S[n][1] = S[n][2] = S[n][3] = 0.f;
+                for (int mt = 0; mt < WM; mt++)
+#pragma unroll
+                    for (int n = 0; n < NTS; n++) S[mt][n][0] = S[mt][n][1] = S[mt][n][2] = S[mt][n][3] = 0.f;
 #pragma unroll
                 for (int kk = 0; kk < HS / 16; kk++) {
-                    uint32_t a[4];
-                    load_a(a, Qs, STR, warp * 16, kk * 16, lane);
+                    uint32_t a[WM][4];
+#pragma unroll
+                    for (int mt = 0; mt < WM; mt++) load_a(a[mt], Qs, STR, wr + mt * 16, kk * 16, lane);
 #pragma unroll
                     for (int np = 0; np < BC / 16; np++) {
                         uint32_t bb[4];
                         load_b_nk(bb, Ks, STR, np * 16, kk * 16, lane);
-                        mma_bf16(S[2 * np], a, bb[0], bb[1]);
-                        mma_bf16(S[2 * np + 1], a, bb[2], bb[3]);
+#pragma unroll
+                        for (int mt = 0; mt < WM; mt++) {
+                            mma_bf16(S[mt][2 * np], a[mt], bb[0], bb[1]);
+                            mma_bf16(S[mt][2 * np + 1], a[mt], bb[2], bb[3]);
+                        }
                     }
                 }
-                const bool need_mask = (j0 + BC - 1 > q0 + warp * 16) || (j0 + BC > kend);
 #pragma unroll
-                for (int n = 0; n < NTS; n++) {
-#pragma unroll
-                    for (int r = 0; r < 4; r++) {
-                        const int j = j0 + n * 8 + 2 * c + (r & 1);
-                        const int row = r < 2 ? row0 : row1;
-                        S[n][r] = (need_mask && (j > row || j >= kend)) ? -INFINITY : S[n][r] * scale_log2;
-                    }
-                }
-                float alpha[2];
-#pragma unroll
-                for (int hf = 0; hf < 2; hf++) {
-                    float mx = -INFINITY;
-#pragma unroll
-                    for (int n = 0; n < NTS; n++) mx = fmaxf(mx, fmaxf(S[n][2 * hf], S[n][2 * hf + 1]));
-                    mx = quad_max(mx);
-                    const float mnew = fmaxf(m[hf], mx);
-                    const float ms = mnew == -INFINITY ? 0.f : mnew;
-                    alpha[hf] = exp2f(m[hf] - ms);
-                    float sum = 0.f;
+                for (int mt = 0; mt < WM; mt++) {
+                    const int r0 = wrow0 + mt * 16 + g;  // this thread's rows: r0 and r0 + 8
+                    const bool need_mask = (j0 + BC - 1 > wrow0 + mt * 16) || (j0 + BC > kend);
 #pragma unroll
                     for (int n = 0; n < NTS; n++) {
-                        S[n][2 * hf] = exp2f(S[n][2 * hf] - ms);
-                        S[n][2 * hf + 1] = exp2f(S[n][2 * hf + 1] - ms);
-                        sum += S[n][2 * hf] + S[n][2 * hf + 1];
-                    }
-                    l[hf] = l[hf] * alpha[hf] + sum;  // per-thread partial row sum (quad-reduced at the end)
-                    m[hf] = mnew;
-                }
 #pragma unroll
-                for (int n = 0; n < NTO; n++) {
-                    o[n][0] *= alpha[0];
-                    o[n][1] *= alpha[0];
-                    o[n][2] *= alpha[1];
-                    o[n][3] *= alpha[1];
+                        for (int r = 0; r < 4; r++) {
+                            const int j = j0 + n * 8 + 2 * c + (r & 1);
+                            const int row = r0 + (r < 2 ? 0 : 8);
+                            S[mt][n][r] = (need_mask && (j > row || j >= kend)) ? -INFINITY
+                                                                                 : S[mt][n][r] * scale_log2;
+                        }
+                    }
+                    float alpha[2];
+#pragma unroll
+                    for (int hf = 0; hf < 2; hf++) {
+                        float mx = -INFINITY;
+#pragma unroll
+                        for (int n = 0; n < NTS; n++)
+                            mx = fmaxf(mx, fmaxf(S[mt][n][2 * hf], S[mt][n][2 * hf + 1]));
+                        mx = quad_max(mx);
+                        const float mnew = fmaxf(m[mt][hf], mx);
+                        const float ms = mnew == -INFINITY ? 0.f : mnew;
+                        alpha[hf] = exp2f(m[mt][hf] - ms);
+                        float sum = 0.f;
+#pragma unroll
+                        for (int n = 0; n < NTS; n++) {
+                            S[mt][n][2 * hf] = exp2f(S[mt][n][2 * hf] - ms);
+                            S[mt][n][2 * hf + 1] = exp2f(S[mt][n][2 * hf + 1] - ms);
+                            sum += S[mt][n][2 * hf] + S[mt][n][2 * hf + 1];
+                        }
+                        l[mt][hf] = l[mt][hf] * alpha[hf] + sum;  // per-thread partial (quad-reduced at the end)
+                        m[mt][hf] = mnew;
+                    }
+#pragma unroll
+                    for (int n = 0; n < NTO; n++) {
+                        o[mt][n][0] *= alpha[0];
+                        o[mt][n][1] *= alpha[0];
+                        o[mt][n][2] *= alpha[1];
+                        o[mt][n][3] *= alpha[1];
+                    }
                 }
 #pragma unroll
                 for (int kk = 0; kk < BC / 16; kk++) {
-                    uint32_t a[4];
-                    a[0] = pack_bf16(S[2 * kk][0], S[2 * kk][1]);
-                    a[1] = pack_bf16(S[2 * kk][2], S[2 * kk][3]);
-                    a[2] = pack_bf16(S[2 * kk + 1][0], S[2 * kk + 1][1]);
-                    a[3] = pack_bf16(S[2 * kk + 1][2], S[2 * kk + 1][3]);
+                    uint32_t a[WM][4];
+#pragma unroll
+                    for (int mt = 0; mt < WM; mt++) {
+                        a[mt][0] = pack_bf16(S[mt][2 * kk][0], S[mt][2 * kk][1]);
+                        a[mt][1] = pack_bf16(S[mt][2 * kk][2], S[mt][2 * kk][3]);
+                        a[mt][2] = pack_bf16(S[mt][2 * kk + 1][0], S[mt][2 * kk + 1][1]);
+                        a[mt][3] = pack_bf16(S[mt][2 * kk + 1][2], S[mt][2 * kk + 1][3]);
+                    }
 #pragma unroll
                     for (int np = 0; np < HS / 16; np++) {
                         uint32_t bb[4];
                         load_b_kn(bb, Vs, STR, kk * 16, np * 16, lane);
-                        mma_bf16(o[2 * np], a, bb[0], bb[1]);
-                        mma_bf16(o[2 * np + 1], a, bb[2], bb[3]);
+#pragma unroll
+                        for (int mt = 0; mt < WM; mt++) {
+                            mma_bf16(o[mt][2 * np], a[mt], bb[0], bb[1]);
+                            mma_bf16(o[mt][2 * np + 1], a[mt], bb[2], bb[3]);
+                        }
                     }
                 }
             }
@@ -429,19 +463,22 @@ __global__ void __launch_bounds__(128) attn_fwd_bf16_kernel(bf16* out, float* ls
         }
     }
 #pragma unroll
-    for (int hf = 0; hf < 2; hf++) {
-        const float lt = quad_sum(l[hf]);
-        const int row = hf == 0 ? row0 : row1;
-        if (row >= T) continue;
-        const bool ok = any && row >= s && row < e && lt > 0.f;
-        const float inv = ok ? 1.f / lt : 0.f;
-        bf16* orow = out + ((int64_t)b * T + row) * C + (int64_t)h * HS;
+    for (int mt = 0; mt < WM; mt++) {
 #pragma unroll
-        for (int n = 0; n < NTO; n++) {
-            orow[n * 8 + 2 * c] = __float2bfloat16_rn(o[n][2 * hf] * inv);
-            orow[n * 8 + 2 * c + 1] = __float2bfloat16_rn(o[n][2 * hf + 1] * inv);
+        for (int hf = 0; hf < 2; hf++) {
+            const float lt = quad_sum(l[mt][hf]);
+            const int row = wrow0 + mt * 16 + g + hf * 8;
+            if (row >= T) continue;
+            const bool ok = any && row >= s && row < e && lt > 0.f;
+            const float inv = ok ? 1.f / lt : 0.f;
+            bf16* orow = out + ((int64_t)b * T + row) * C + (int64_t)h * HS;
+#pragma unroll
+            for (int n = 0; n < NTO; n++) {
+                orow[n * 8 + 2 * c] = __float2bfloat16_rn(o[mt][n][2 * hf] * inv);
+                orow[n * 8 + 2 * c + 1] = __float2bfloat16_rn(o[mt][n][2 * hf + 1] * inv);
+            }
+            if (c == 0) lse[((int64_t)b * NH + h) * T + row] = ok ? (m[mt][hf] + log2f(lt)) * kLn2 : 0.f;
         }
-        if (c == 0) lse[((int64_t)b * NH + h) * T + row] = ok ? (m[hf] + log2f(lt)) * kLn2 : 0.f;
     }
 }
 
@@ -857,25 +894,40 @@ int bwd_f32(float* dq, float* dk, float* dv, const float* dout, const float* lse
     });
 }
 
-template <int HS>
-int fwd_bf16(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v, int64_t ld, int64_t B,
-             int64_t T, int64_t NH, const int32_t* kv_start, const int32_t* kv_end, cudaStream_t st) {
-    constexpr int STR = HS + 8;
-    const size_t smem = (size_t)(64 + 4 * 64) * STR * sizeof(bf16);
-    int err = (int)cudaFuncSetAttribute(attn_fwd_bf16_kernel<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                        (int)smem);
+// Forward tile shapes: WM m-tiles of 16 rows per warp (BR = 64*WM rows per block) and BC keys per tile.
+// The default is 128-row tiles (WM = 2; BC = 32 at HS = 128 for the register budget); the environment
+// variable JALIGN_ATTN_FWD_TILE=64 selects 64-row tiles (WM = 1, BC = 64) for comparison in benchmarks.
+template <int HS, int WM, int BC>
+int fwd_bf16_tile(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v, int64_t ld, int64_t B,
+                  int64_t T, int64_t NH, const int32_t* kv_start, const int32_t* kv_end, cudaStream_t st) {
+    constexpr int STR = HS + 8, BR = 64 * WM;
+    const size_t smem = (size_t)(BR + 4 * BC) * STR * sizeof(bf16);
+    int err = (int)cudaFuncSetAttribute(attn_fwd_bf16_kernel<HS, WM, BC>,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (err) return err;
     const float scale_log2 = kLog2e / sqrtf((float)HS);
     const bool aligned = aligned16(q) && aligned16(k) && aligned16(v) && ld % 8 == 0;
     const int64_t C = NH * HS;
     return for_batch_chunks(B, [&](int64_t b0, int64_t nb) {
-        dim3 grid((unsigned)((T + 63) / 64), (unsigned)NH, (unsigned)nb);
-        attn_fwd_bf16_kernel<HS><<<grid, 128, smem, st>>>(out + b0 * T * C, lse + b0 * NH * T, q + b0 * T * ld,
-                                                          k + b0 * T * ld, v + b0 * T * ld, ld, (int)T, (int)NH,
-                                                          offset_or_null(kv_start, b0),
-                                                          offset_or_null(kv_end, b0), scale_log2, aligned);
+        dim3 grid((unsigned)((T + BR - 1) / BR), (unsigned)NH, (unsigned)nb);
+        attn_fwd_bf16_kernel<HS, WM, BC><<<grid, 128, smem, st>>>(
+            out + b0 * T * C, lse + b0 * NH * T, q + b0 * T * ld, k + b0 * T * ld, v + b0 * T * ld, ld, (int)T,
+            (int)NH, offset_or_null(kv_start, b0), offset_or_null(kv_end, b0), scale_log2, aligned);
         return (int)cudaGetLastError();
     });
+}
+
+inline bool fwd_small_tiles() {
+    const char* t = std::getenv("JALIGN_ATTN_FWD_TILE");
+    return t && std::strcmp(t, "64") == 0;
+}
+
+template <int HS>
+int fwd_bf16(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v, int64_t ld, int64_t B,
+             int64_t T, int64_t NH, const int32_t* kv_start, const int32_t* kv_end, cudaStream_t st) {
+    if (fwd_small_tiles())
+        return fwd_bf16_tile<HS, 1, 64>(out, lse, q, k, v, ld, B, T, NH, kv_start, kv_end, st);
+    return fwd_bf16_tile<HS, 2, HS == 128 ? 32 : 64>(out, lse, q, k, v, ld, B, T, NH, kv_start, kv_end, st);
 }
 
 template <int HS>
