@@ -9,8 +9,8 @@
 // native/src/cpu), the fp32 results are also compared with jalign::cpu::attention_*.
 //
 // Cases: T = 1, 7, 64, 257; HS = 32, 64, 128; separate q/k/v (ld = C) and fused QKV (ld = 3C); with and
-// without key padding (kv_start/kv_end). Prints one line per check and PASS/FAIL; exits 1 on any failure,
-// 2 when no GPU is present.
+// without key padding (kv_start/kv_end); T = 1000 at HS = 64, 128 (not with --quick); KV-cache decode.
+// Prints one line per check and PASS/FAIL; exits 1 on any failure, 2 when no GPU is present.
 #include <cuda_runtime.h>
 
 #include <cinttypes>
@@ -464,6 +464,25 @@ int main(int argc, char** argv) {
                 run_fp32(cs, rng);
                 run_bf16(cs, rng);
             }
+    if (!quick) {
+        // longer sequences: many key tiles, a length that is not a multiple of any tile
+        for (int64_t HS : {64, 128}) {
+            if ((only_T && only_T != 1000) || (only_HS && HS != only_HS)) continue;
+            Case cs{2, 1000, 1, HS, HS == 128, HS == 64};
+            run_fp32(cs, rng);
+            run_bf16(cs, rng);
+        }
+    }
+    if (!quick) {
+        // the 64-row forward tiles (JALIGN_ATTN_FWD_TILE=64) on the same kinds of cases
+        setenv("JALIGN_ATTN_FWD_TILE", "64", 1);
+        for (int64_t HS : HSs) {
+            if ((only_T && only_T != 257) || (only_HS && HS != only_HS)) continue;
+            std::printf("-- 64-row forward tiles\n");
+            run_bf16(Case{3, 257, 2, HS, HS == 64, true}, rng);
+        }
+        unsetenv("JALIGN_ATTN_FWD_TILE");
+    }
     for (int64_t HS : HSs)
         if (!only_HS || HS == only_HS) run_kvcache(HS, rng);
     std::printf("%s: %d of %d checks failed\n", g_failures ? "FAIL" : "PASS", g_failures, g_checks);
