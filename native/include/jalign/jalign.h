@@ -71,6 +71,9 @@ int jalign_get_num_threads(void);
 int jalign_set_blas_library(const char* path);
 /* 1 when an OpenBLAS sgemm is in use. */
 int jalign_blas_loaded(void);
+/* Sets OpenBLAS's own thread count (for callers that use OpenBLAS directly, e.g. a baseline benchmark).
+ * jalign_matmul itself always runs OpenBLAS single-threaded inside its own OpenMP panels. */
+int jalign_blas_set_num_threads(int n);
 
 typedef struct jalign_ctx jalign_ctx;
 /* device == -1: CPU; device >= 0: CUDA device index (creates a stream). NULL on failure. */

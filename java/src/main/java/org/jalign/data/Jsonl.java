@@ -1,0 +1,173 @@
+package org.jalign.data;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.Writer;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+import org.jalign.io.StrictJson;
+
+/**
+ * JSON Lines reading and writing shared by the example types.
+ *
+ * <p>Reading policy: the file must be UTF-8 (a leading byte-order mark is ignored); lines are separated by
+ * "\n" or "\r\n"; blank lines (empty or only whitespace) are skipped; every other line must be one strict
+ * JSON object (see {@link StrictJson}); fields the record type does not know are ignored. Any problem
+ * raises a {@link DataFormatException} naming the file and the 1-based line.
+ *
+ * <p>Writing: one compact JSON object per line, "\n" after each, UTF-8, no HTML escaping (so
+ * {@code <|end|>} stays readable).
+ */
+public final class Jsonl {
+    static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
+
+    private Jsonl() {}
+
+    /** Parses one JSON object into a record; IllegalArgumentException messages become the error text. */
+    @FunctionalInterface
+    public interface RecordParser<T> {
+        T parse(JsonObject o);
+    }
+
+    /** Reads every non-blank line of a JSONL file as a JSON object and converts it. */
+    public static <T> List<T> read(Path file, RecordParser<T> parser) throws IOException {
+        List<T> out = new ArrayList<>();
+        var decoder = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
+            ByteArrayOutputStream buf = new ByteArrayOutputStream(256);
+            long lineNo = 0;
+            boolean eof = false;
+            while (!eof) {
+                buf.reset();
+                int c;
+                while ((c = in.read()) != -1 && c != '\n') buf.write(c);
+                eof = c == -1;
+                if (eof && buf.size() == 0) break;
+                lineNo++;
+                String line;
+                try {
+                    line = decoder.decode(ByteBuffer.wrap(buf.toByteArray())).toString();
+                } catch (CharacterCodingException e) {
+                    throw new DataFormatException(file, lineNo, "not valid UTF-8", e);
+                }
+                if (lineNo == 1 && line.startsWith("\uFEFF")) line = line.substring(1);
+                if (line.isBlank()) continue;
+                JsonElement e;
+                try {
+                    e = StrictJson.parse(line);
+                } catch (JsonParseException ex) {
+                    throw new DataFormatException(file, lineNo, ex.getMessage(), ex);
+                }
+                if (!e.isJsonObject()) {
+                    throw new DataFormatException(file, lineNo, "expected a JSON object, got " + StrictJson.typeName(e), null);
+                }
+                try {
+                    out.add(parser.parse(e.getAsJsonObject()));
+                } catch (IllegalArgumentException ex) {
+                    throw new DataFormatException(file, lineNo, ex.getMessage(), ex);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Writes one JSON object per record. */
+    public static <T> void write(Path file, List<T> records, Function<T, JsonObject> toJson) throws IOException {
+        try (Writer w = new BufferedWriter(Files.newBufferedWriter(file, StandardCharsets.UTF_8))) {
+            for (T rec : records) {
+                w.write(GSON.toJson(toJson.apply(rec)));
+                w.write('\n');
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- field access with clear messages
+
+    /** A required string field. */
+    static String string(JsonObject o, String field) {
+        JsonElement e = o.get(field);
+        if (e == null) throw new IllegalArgumentException("missing field \"" + field + "\"");
+        if (!StrictJson.isString(e)) {
+            throw new IllegalArgumentException("field \"" + field + "\" must be a string, got " + StrictJson.typeName(e));
+        }
+        return e.getAsString();
+    }
+
+    /** A required array field. */
+    static JsonArray array(JsonObject o, String field) {
+        JsonElement e = o.get(field);
+        if (e == null) throw new IllegalArgumentException("missing field \"" + field + "\"");
+        if (!e.isJsonArray()) {
+            throw new IllegalArgumentException("field \"" + field + "\" must be an array, got " + StrictJson.typeName(e));
+        }
+        return e.getAsJsonArray();
+    }
+
+    /** A list of strings from an array field. */
+    static List<String> strings(JsonObject o, String field) {
+        JsonArray a = array(o, field);
+        List<String> out = new ArrayList<>(a.size());
+        for (int i = 0; i < a.size(); i++) {
+            if (!StrictJson.isString(a.get(i))) {
+                throw new IllegalArgumentException(field + "[" + i + "] must be a string, got " + StrictJson.typeName(a.get(i)));
+            }
+            out.add(a.get(i).getAsString());
+        }
+        return out;
+    }
+
+    /** A list of ints from an array field (each written as an integer in int range). */
+    static List<Integer> ints(JsonObject o, String field) {
+        JsonArray a = array(o, field);
+        List<Integer> out = new ArrayList<>(a.size());
+        for (int i = 0; i < a.size(); i++) {
+            JsonElement e = a.get(i);
+            if (!StrictJson.isInteger(e)) {
+                throw new IllegalArgumentException(field + "[" + i + "] must be an integer, got "
+                        + (StrictJson.isNumber(e) ? e.toString() : StrictJson.typeName(e)));
+            }
+            try {
+                out.add(e.getAsBigDecimal().intValueExact());
+            } catch (ArithmeticException ex) {
+                throw new IllegalArgumentException(field + "[" + i + "] = " + e + " is out of range");
+            }
+        }
+        return out;
+    }
+
+    /** An optional finite number field; {@code absent} when missing or null. */
+    static double number(JsonObject o, String field, double absent) {
+        JsonElement e = o.get(field);
+        if (e == null || e.isJsonNull()) return absent;
+        if (!StrictJson.isNumber(e)) {
+            throw new IllegalArgumentException("field \"" + field + "\" must be a number, got " + StrictJson.typeName(e));
+        }
+        double d = e.getAsDouble();
+        if (!Double.isFinite(d)) throw new IllegalArgumentException("field \"" + field + "\" = " + e + " is not finite");
+        return d;
+    }
+
+    static String requireNonEmpty(String value, String what) {
+        if (value == null) throw new IllegalArgumentException(what + " is null");
+        if (value.isEmpty()) throw new IllegalArgumentException(what + " is empty");
+        return value;
+    }
+}

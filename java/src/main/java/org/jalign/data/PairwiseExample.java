@@ -1,0 +1,48 @@
+package org.jalign.data;
+
+import com.google.gson.JsonObject;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * A preference between two responses to one prompt, for reward modelling and DPO.
+ * JSONL: {@code {"prompt": "...", "chosen": "...", "rejected": "...", "margin": 1.5}} with "margin"
+ * optional (a finite number, default 0: the reward loss is -log σ(r_chosen - r_rejected - margin)).
+ * chosen and rejected must be non-empty; the prompt may be empty; unknown fields are ignored.
+ */
+public record PairwiseExample(String prompt, String chosen, String rejected, double margin) {
+    public PairwiseExample {
+        if (prompt == null) throw new IllegalArgumentException("prompt is null");
+        Jsonl.requireNonEmpty(chosen, "chosen response");
+        Jsonl.requireNonEmpty(rejected, "rejected response");
+        if (!Double.isFinite(margin)) throw new IllegalArgumentException("margin " + margin + " is not finite");
+    }
+
+    public PairwiseExample(String prompt, String chosen, String rejected) {
+        this(prompt, chosen, rejected, 0.0);
+    }
+
+    public static PairwiseExample fromJson(JsonObject o) {
+        return new PairwiseExample(Jsonl.string(o, "prompt"), Jsonl.string(o, "chosen"), Jsonl.string(o, "rejected"),
+                Jsonl.number(o, "margin", 0.0));
+    }
+
+    /** The JSON object; "margin" is written only when it is not 0. */
+    public JsonObject toJson() {
+        JsonObject o = new JsonObject();
+        o.addProperty("prompt", prompt);
+        o.addProperty("chosen", chosen);
+        o.addProperty("rejected", rejected);
+        if (margin != 0.0) o.addProperty("margin", margin);
+        return o;
+    }
+
+    public static List<PairwiseExample> readJsonl(Path file) throws IOException {
+        return Jsonl.read(file, PairwiseExample::fromJson);
+    }
+
+    public static void writeJsonl(Path file, List<PairwiseExample> examples) throws IOException {
+        Jsonl.write(file, examples, PairwiseExample::toJson);
+    }
+}

@@ -1,0 +1,127 @@
+package org.jalign.io;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonNull;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonPrimitive;
+import com.google.gson.Strictness;
+import com.google.gson.stream.JsonReader;
+import com.google.gson.stream.JsonToken;
+import com.google.gson.stream.MalformedJsonException;
+import java.io.IOException;
+import java.io.Reader;
+import java.io.StringReader;
+import java.math.BigDecimal;
+import java.util.regex.Pattern;
+
+/**
+ * Strict JSON (RFC 8259) parsing on top of Gson's streaming reader: no comments, no single quotes, no
+ * unquoted names, no NaN/Infinity, no trailing content, and no duplicate object keys. Numbers keep their
+ * exact decimal value, so integer fields can be checked exactly ({@link #isInteger}).
+ *
+ * <p>Errors are {@link JsonParseException}s whose message says what was wrong and where (Gson's
+ * "line L column C" position within the parsed text).
+ */
+public final class StrictJson {
+    private static final Pattern INTEGER = Pattern.compile("-?(0|[1-9][0-9]*)");
+    private static final int MAX_DEPTH = 64;
+
+    private StrictJson() {}
+
+    /** Parses one JSON value that must span the whole text (surrounding whitespace allowed). */
+    public static JsonElement parse(String text) {
+        return parse(new StringReader(text));
+    }
+
+    /** Parses one JSON value that must span the whole input. */
+    public static JsonElement parse(Reader in) {
+        try {
+            JsonReader r = new JsonReader(in);
+            r.setStrictness(Strictness.STRICT);
+            JsonElement e = read(r, 0);
+            if (r.peek() != JsonToken.END_DOCUMENT) {
+                throw new JsonParseException("unexpected content after the JSON value at " + where(r));
+            }
+            return e;
+        } catch (MalformedJsonException e) {
+            throw new JsonParseException("invalid JSON: " + e.getMessage(), e);
+        } catch (java.io.EOFException e) {
+            throw new JsonParseException("invalid JSON: unexpected end of input", e);
+        } catch (IOException e) {
+            throw new JsonParseException("invalid JSON: " + e.getMessage(), e);
+        } catch (IllegalStateException | NumberFormatException e) {
+            throw new JsonParseException("invalid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    private static String where(JsonReader r) {
+        String s = r.toString(); // "JsonReader at line L column C path $..."
+        int i = s.indexOf(" at ");
+        return i >= 0 ? s.substring(i + 4) : s;
+    }
+
+    private static JsonElement read(JsonReader r, int depth) throws IOException {
+        if (depth > MAX_DEPTH) throw new JsonParseException("JSON nested deeper than " + MAX_DEPTH + " at " + where(r));
+        switch (r.peek()) {
+            case BEGIN_OBJECT -> {
+                JsonObject o = new JsonObject();
+                r.beginObject();
+                while (r.hasNext()) {
+                    String name = r.nextName();
+                    if (o.has(name)) throw new JsonParseException("duplicate key \"" + name + "\" at " + where(r));
+                    o.add(name, read(r, depth + 1));
+                }
+                r.endObject();
+                return o;
+            }
+            case BEGIN_ARRAY -> {
+                JsonArray a = new JsonArray();
+                r.beginArray();
+                while (r.hasNext()) a.add(read(r, depth + 1));
+                r.endArray();
+                return a;
+            }
+            case STRING -> {
+                return new JsonPrimitive(r.nextString());
+            }
+            case NUMBER -> {
+                return new JsonPrimitive(new BigDecimal(r.nextString()));
+            }
+            case BOOLEAN -> {
+                return new JsonPrimitive(r.nextBoolean());
+            }
+            case NULL -> {
+                r.nextNull();
+                return JsonNull.INSTANCE;
+            }
+            default -> throw new JsonParseException("unexpected " + r.peek() + " at " + where(r));
+        }
+    }
+
+    /** Whether e is a JSON number written as an integer (no fraction, no exponent). */
+    public static boolean isInteger(JsonElement e) {
+        return e != null && e.isJsonPrimitive() && e.getAsJsonPrimitive().isNumber()
+                && INTEGER.matcher(e.getAsJsonPrimitive().getAsBigDecimal().toString()).matches();
+    }
+
+    /** Whether e is a JSON string. */
+    public static boolean isString(JsonElement e) {
+        return e != null && e.isJsonPrimitive() && e.getAsJsonPrimitive().isString();
+    }
+
+    /** Whether e is a JSON number. */
+    public static boolean isNumber(JsonElement e) {
+        return e != null && e.isJsonPrimitive() && e.getAsJsonPrimitive().isNumber();
+    }
+
+    /** The JSON type of e, for error messages: object, array, string, number, boolean or null. */
+    public static String typeName(JsonElement e) {
+        if (e == null || e.isJsonNull()) return "null";
+        if (e.isJsonObject()) return "object";
+        if (e.isJsonArray()) return "array";
+        JsonPrimitive p = e.getAsJsonPrimitive();
+        return p.isString() ? "string" : p.isNumber() ? "number" : "boolean";
+    }
+}
