@@ -5,8 +5,9 @@
 // fp32 kernels are compared with a double-precision reference (atol + rtol*max|ref|). bf16 kernels follow
 // FlashAttention's rule: their error against the double reference (computed from the same bf16 inputs) must
 // be at most 2x the error of a naive bf16 implementation, plus a small floor. Backward launchers must
-// accumulate (+=) into dq/dk/dv. When built with JALIGN_TEST_CPU_KERNELS (and linked with the CPU kernels of
-// native/src/cpu), the fp32 results are also compared with jalign::cpu::attention_*.
+// accumulate (+=) into dq/dk/dv. When built with JALIGN_HAVE_CPU_ATTENTION (cuda-kernels/CMakeLists.txt defines it
+// and links native/src/cpu when attention.cpp is there), the fp32 results are also compared with
+// jalign::cpu::attention_*.
 //
 // Cases: T = 1, 7, 64, 257; HS = 32, 64, 128; separate q/k/v (ld = C) and fused QKV (ld = 3C); with and
 // without key padding (kv_start/kv_end); T = 1000 at HS = 64, 128 (not with --quick); KV-cache decode.
@@ -23,7 +24,7 @@
 
 #include "attention_reference.h"
 #include "jalign_cuda.h"
-#ifdef JALIGN_TEST_CPU_KERNELS
+#ifdef JALIGN_HAVE_CPU_ATTENTION
 #include "cpu/cpu_kernels.h"
 #endif
 
@@ -210,7 +211,7 @@ void run_fp32(const Case& cs, std::mt19937& rng) {
     report("fp32 bwd dk   " + cs.name(), max_abs_diff(ck, rk, rk.size()), 5e-5 + 2e-5 * max_abs(rk, rk.size()));
     report("fp32 bwd dv   " + cs.name(), max_abs_diff(cv, rv, rv.size()), 5e-5 + 2e-5 * max_abs(rv, rv.size()));
 
-#ifdef JALIGN_TEST_CPU_KERNELS
+#ifdef JALIGN_HAVE_CPU_ATTENTION
     {
         std::vector<float> cout_(B * T * C), clse(B * NH * T), cdq(n, 0.f), cdk(n, 0.f), cdv(n, 0.f);
         jalign::cpu::attention_forward(cout_.data(), clse.data(), Q, K, V, ld, B, T, NH, HS, pks, pke);
@@ -384,8 +385,16 @@ void run_kvcache(int64_t HS, std::mt19937& rng) {
         report(std::string("kvcache_append v ") + name, max_abs_diff(vc.down(), hvc, hvc.size()), 0.0);
         std::vector<double> ref;
         ref_kvcache(ref, hq, hkc.data(), hvc.data(), ld, B, Tq, NH, HS, maxT, pos, ks.data());
-        report(std::string("attention_kvcache ") + name, max_abs_diff(out.down(), ref, ref.size()),
+        const auto got = out.down();
+        report(std::string("attention_kvcache ") + name, max_abs_diff(got, ref, ref.size()),
                2e-5 + 1e-5 * max_abs(ref, ref.size()));
+#ifdef JALIGN_HAVE_CPU_ATTENTION
+        std::vector<float> cpu_out(B * Tq * C);
+        jalign::cpu::attention_kvcache(cpu_out.data(), hq, hkc.data(), hvc.data(), ld, B, Tq, NH, HS, maxT, pos,
+                                       ks.data());
+        report(std::string("attention_kvcache vs cpu kernel ") + name, max_abs_diff(got, cpu_out, cpu_out.size()),
+               2e-5 + 1e-5 * max_abs(ref, ref.size()));
+#endif
     }
 }
 

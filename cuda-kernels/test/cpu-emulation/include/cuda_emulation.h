@@ -132,6 +132,7 @@ inline int cudaFree(void* p) { std::free(p); return 0; }
 inline int cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) { std::memcpy(d, s, n); return 0; }
 inline int cudaMemset(void* d, int v, size_t n) { std::memset(d, v, n); return 0; }
 inline int cudaDeviceSynchronize() { return 0; }
+inline int cudaStreamSynchronize(cudaStream_t) { return 0; }
 inline int cudaGetDeviceCount(int* n) { *n = 1; return 0; }
 inline int cudaGetDeviceProperties(cudaDeviceProp* p, int) {
     std::strcpy(p->name, "CPU emulation");
