@@ -271,8 +271,7 @@ class GptTest {
     int[] positions = {5, 2, 6 + 3, 6 + 5};
     float[] coef = {1f, -0.7f, 0.4f, 1.3f};
     float[] params = randomParams(CFG, 22);
-    try (Gpt m = new Gpt(CFG, CPU, 0); ScalarHead head = new ScalarHead(CPU, c, 5);
-        Tensor dhidden = CPU.zeros(DType.F32, b, t, c)) {
+    try (Gpt m = new Gpt(CFG, CPU, 0); ScalarHead head = new ScalarHead(m, 5)) {
       float[] hp = head.paramsToArray();
       for (int i = 0; i < hp.length; i++) hp[i] = (float) (0.3 * Ref.gauss(r));
       head.loadParams(hp);
@@ -284,6 +283,8 @@ class GptTest {
       // objective J = Σ coef_i · value_i
       double j0 = 0;
       for (int i = 0; i < values.length; i++) j0 += coef[i] * values[i];
+      Tensor dhidden = m.zeroedDhidden();
+      assertArrayEquals(new long[] {b, t, c}, dhidden.shape());
       head.backward(coef, dhidden);
       m.backward(null, dhidden);
       float[] gm = m.grads().toFloatArray();
