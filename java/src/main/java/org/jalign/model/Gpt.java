@@ -247,7 +247,10 @@ public final class Gpt implements AutoCloseable {
 
   // ================================================================== activations
 
-  /** Training activations for one (B, T), allocated once and reused. */
+  /**
+   * Training activations for one (B, T), allocated once and reused; a later smaller (B, T) reuses the storage
+   * with new views, a larger one reallocates.
+   */
   private final class Acts implements AutoCloseable {
     final int b, t;
     final Tensor block; // every F32 activation in one allocation
@@ -265,21 +268,29 @@ public final class Gpt implements AutoCloseable {
     boolean padded; // positions came from posIds (row-dependent)
     boolean hasKvStart, hasKvEnd;
 
-    Acts(int b, int t) {
+    /** Views for (b, t) over the storage of {@code previous} when it is large enough (else new storage). */
+    Acts(int b, int t, Acts previous) {
       this.b = b;
       this.t = t;
       long bt = (long) b * t, c = channels, l = layers;
       long perLayer = bt * c * 5 + bt * 3 * c + bt * 4 * c * 2 + bt * 4 + (long) b * heads * t;
       long total = bt * c + l * perLayer + bt * c + bt * 2 + bt * paddedVocab + bt * 2 + bt * c * 3 + bt * 4 * c * 2;
-      block = allocate(DType.F32, total);
-      Tensor in = null;
-      try {
-        in = allocate(DType.I32, bt * 3 + 2L * b);
-      } catch (RuntimeException e) {
-        block.close();
-        throw e;
+      long intsNeeded = bt * 3 + 2L * b;
+      if (previous != null && previous.block.numel() >= total && previous.ints.numel() >= intsNeeded) {
+        block = previous.block;
+        ints = previous.ints;
+      } else {
+        if (previous != null) previous.close();
+        block = allocate(DType.F32, total);
+        Tensor in = null;
+        try {
+          in = allocate(DType.I32, intsNeeded);
+        } catch (RuntimeException e) {
+          block.close();
+          throw e;
+        }
+        ints = in;
       }
-      ints = in;
       tokens = ints.slice(0, b, t);
       tokensFlat = ints.slice(0, bt);
       targets = ints.slice(bt, bt);
@@ -402,13 +413,12 @@ public final class Gpt implements AutoCloseable {
     }
   }
 
+  /** Activations for (b, t): reuses the current storage when it is large enough (a smaller batch). */
   private Acts acts(int b, int t) {
     if (acts != null && acts.b == b && acts.t == t) return acts;
-    if (acts != null) {
-      acts.close();
-      acts = null;
-    }
-    acts = new Acts(b, t);
+    Acts previous = acts;
+    acts = null;
+    acts = new Acts(b, t, previous);
     return acts;
   }
 
