@@ -146,6 +146,11 @@ public final class PretrainTrainer implements AutoCloseable {
     return this;
   }
 
+  /** Stores {@code tokenizer.toBytes()} in checkpoints so a run carries its tokenizer. */
+  public PretrainTrainer tokenizer(org.jalign.text.Tokenizer tokenizer) {
+    return tokenizerBytes(tokenizer == null ? null : tokenizer.toBytes());
+  }
+
   /**
    * A hook called with the accumulated gradient buffer after backward and before the norm is taken (for
    * diagnostics, gradient noise, or fault-injection tests). Nullable.
