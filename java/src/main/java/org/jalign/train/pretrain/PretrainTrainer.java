@@ -381,7 +381,7 @@ public final class PretrainTrainer implements AutoCloseable {
    */
   public static double measurePeak(Backend backend) {
     return MEASURED_PEAK.computeIfAbsent(backend.name(), k -> {
-      int n = backend.device().toString().startsWith("cuda") ? 4096 : 1024;
+      int n = backend.device().isCpu() ? 1024 : 4096;
       try (Scope s = Scope.open()) {
         Tensor a = backend.zeros(DType.F32, n, n), b = backend.zeros(DType.F32, n, n), c = backend.zeros(DType.F32, n, n);
         backend.matmul(c, a, b, null, false, false, false);
