@@ -53,10 +53,10 @@ public final class LifecycleConfig {
   public int ppoSteps = 40;
   /** Prompts per PPO rollout. Default 32 (quick: 16). */
   public int ppoBatch = 32;
-  /** PPO policy learning rate. Default 2e-4. */
-  public float ppoLr = 2e-4f;
-  /** KL penalty coefficient (initial, adaptive). Default 0.05. */
-  public float ppoKlCoef = 0.05f;
+  /** PPO policy learning rate. Default 5e-5. */
+  public float ppoLr = 5e-5f;
+  /** KL penalty coefficient. Default 0.2. */
+  public float ppoKlCoef = 0.2f;
   /** Max new tokens in rollouts and evaluation. Default 40 (quick: 32). */
   public int maxNewTokens = 40;
   /** Held-out prompts evaluated per kind (0 = all). Default 0 (quick: 12). */
