@@ -102,9 +102,10 @@ static std::vector<float> random_logits(std::mt19937_64& rng, int64_t B, int64_t
   return l;
 }
 
-// Runs sample() on rows with per-row parameters; checks membership and logps against the reference.
+// Runs sample() on rows with per-row parameters at offsets 0..n_offsets-1; checks membership and logps against the
+// reference (computed once per row).
 static void check_rows(const char* name, const std::vector<float>& logits, int64_t B, int64_t V, int64_t ld,
-                       const std::vector<Params>& P, uint64_t offset) {
+                       const std::vector<Params>& P, uint64_t n_offsets) {
   std::vector<float> temp(B), topp(B), minp(B);
   std::vector<int32_t> topk(B), ids(B);
   std::vector<uint64_t> seeds(B);
@@ -116,41 +117,49 @@ static void check_rows(const char* name, const std::vector<float>& logits, int64
     minp[b] = P[b].min_p;
     seeds[b] = 1000 + b;
   }
-  sample(ids.data(), lps.data(), lpr.data(), logits.data(), B, V, ld, temp.data(), topk.data(), topp.data(),
-         minp.data(), seeds.data(), offset);
-  int bad = 0;
+  std::vector<std::vector<double>> strict(B), loose(B), tight(B);
   for (int64_t b = 0; b < B; b++) {
     const float* x = logits.data() + b * ld;
-    const int64_t id = ids[b];
-    if (id < 0 || id >= V) {
-      bad++;
-      CHECK(false, "%s row %lld: id %lld out of range", name, (long long)b, (long long)id);
-      continue;
-    }
-    std::vector<double> strict = reference_probs(x, V, P[b]);
-    std::vector<double> loose = reference_probs(x, V, P[b], 1.0 + 1e-5);
-    std::vector<double> tight = reference_probs(x, V, P[b], 1.0 - 1e-5);
-    const bool in_strict = strict[id] > 0.0, in_loose = loose[id] > 0.0;
-    if (!in_loose) {
-      bad++;
-      CHECK(false, "%s row %lld: id %lld outside the reference set (T=%g k=%d p=%g minp=%g)", name, (long long)b,
-            (long long)id, P[b].temperature, P[b].top_k, P[b].top_p, P[b].min_p);
-      continue;
-    }
-    // logp_sampled matches the strict reference, or (rounding at the top-p cut) the loose or tight one.
-    const double want = std::log(in_strict ? strict[id] : loose[id]);
-    const double alt1 = loose[id] > 0 ? std::log(loose[id]) : want;
-    const double alt2 = tight[id] > 0 ? std::log(tight[id]) : want;
-    const double tol = 2e-4 + 2e-5 * std::fabs(want);
-    const bool ok = std::fabs(lps[b] - want) < tol || std::fabs(lps[b] - alt1) < tol || std::fabs(lps[b] - alt2) < tol;
-    if (!ok) bad++;
-    CHECK(ok, "%s row %lld: logp_sampled %.6f vs reference %.6f", name, (long long)b, lps[b], want);
-    const double raw = ref_logp_raw(x, V, id);
-    const bool ok_raw = std::fabs(lpr[b] - raw) < 2e-4 + 2e-5 * std::fabs(raw);
-    if (!ok_raw) bad++;
-    CHECK(ok_raw, "%s row %lld: logp_raw %.6f vs reference %.6f", name, (long long)b, lpr[b], raw);
+    strict[b] = reference_probs(x, V, P[b]);
+    loose[b] = reference_probs(x, V, P[b], 1.0 + 1e-5);
+    tight[b] = reference_probs(x, V, P[b], 1.0 - 1e-5);
   }
-  std::printf("  %-34s B=%-4lld V=%-7lld %s\n", name, (long long)B, (long long)V, bad ? "FAILED" : "ok");
+  int bad = 0;
+  for (uint64_t offset = 0; offset < n_offsets; offset++) {
+    sample(ids.data(), lps.data(), lpr.data(), logits.data(), B, V, ld, temp.data(), topk.data(), topp.data(),
+           minp.data(), seeds.data(), offset);
+    for (int64_t b = 0; b < B; b++) {
+      const float* x = logits.data() + b * ld;
+      const int64_t id = ids[b];
+      if (id < 0 || id >= V) {
+        bad++;
+        CHECK(false, "%s row %lld: id %lld out of range", name, (long long)b, (long long)id);
+        continue;
+      }
+      const bool in_strict = strict[b][id] > 0.0, in_loose = loose[b][id] > 0.0;
+      if (!in_loose) {
+        bad++;
+        CHECK(false, "%s row %lld: id %lld outside the reference set (T=%g k=%d p=%g minp=%g)", name, (long long)b,
+              (long long)id, P[b].temperature, P[b].top_k, P[b].top_p, P[b].min_p);
+        continue;
+      }
+      // logp_sampled matches the strict reference, or (rounding at the top-p cut) the loose or tight one.
+      const double want = std::log(in_strict ? strict[b][id] : loose[b][id]);
+      const double alt1 = loose[b][id] > 0 ? std::log(loose[b][id]) : want;
+      const double alt2 = tight[b][id] > 0 ? std::log(tight[b][id]) : want;
+      const double tol = 2e-4 + 2e-5 * std::fabs(want);
+      const bool ok =
+          std::fabs(lps[b] - want) < tol || std::fabs(lps[b] - alt1) < tol || std::fabs(lps[b] - alt2) < tol;
+      if (!ok) bad++;
+      CHECK(ok, "%s row %lld: logp_sampled %.6f vs reference %.6f", name, (long long)b, lps[b], want);
+      const double raw = ref_logp_raw(x, V, id);
+      const bool ok_raw = std::fabs(lpr[b] - raw) < 2e-4 + 2e-5 * std::fabs(raw);
+      if (!ok_raw) bad++;
+      CHECK(ok_raw, "%s row %lld: logp_raw %.6f vs reference %.6f", name, (long long)b, lpr[b], raw);
+    }
+  }
+  std::printf("  %-34s B=%-4lld V=%-7lld offsets=%llu %s\n", name, (long long)B, (long long)V,
+              (unsigned long long)n_offsets, bad ? "FAILED" : "ok");
 }
 
 // Draws n_draws samples from one row (replicated over rows, distinct seeds, several offsets) and compares the
@@ -220,7 +229,7 @@ int main() {
       }
       P[b] = p;
     }
-    for (uint64_t off = 0; off < 5; off++) check_rows("mixed filters V=1000", logits, B, V, ld, P, off);
+    check_rows("mixed filters V=1000", logits, B, V, ld, P, 5);
   }
   {
     // Large vocabularies, flat and peaked rows.
@@ -236,7 +245,7 @@ int main() {
     P[5] = {1.0f, 0, 0.999f, 0.0f};
     P[6] = {1.0f, 0, 1.0f, 0.0f};
     P[7] = {0.0f, 0, 1.0f, 0.0f};
-    for (uint64_t off = 0; off < 3; off++) check_rows("vocab 128256", logits, B, V, V, P, off);
+    check_rows("vocab 128256", logits, B, V, V, P, 3);
   }
   {
     // Quantised logits: many exact ties, including at the thresholds.
@@ -246,29 +255,35 @@ int main() {
     for (auto& v : logits) v = 0.5f * (float)q(rng);
     std::vector<Params> P(B);
     for (int64_t b = 0; b < B; b++) P[b] = {1.0f, (int32_t)(1 + b * 7), 0.6f + 0.015f * b, b % 3 ? 0.0f : 0.02f};
-    check_rows("tied logits", logits, B, V, V, P, 7);
+    check_rows("tied logits", logits, B, V, V, P, 4);
   }
 
   std::printf("frequencies vs renormalised probabilities:\n");
   {
     const int64_t V = 300;
     std::vector<float> row = random_logits(rng, 1, V, 1.5);
-    check_frequencies("plain T=1", row, V, {1.0f, 0, 1.0f, 0.0f}, 2000, 100);
-    check_frequencies("T=0.6", row, V, {0.6f, 0, 1.0f, 0.0f}, 2000, 100);
-    check_frequencies("top-k 20", row, V, {1.0f, 20, 1.0f, 0.0f}, 2000, 100);
-    check_frequencies("top-p 0.8", row, V, {1.0f, 0, 0.8f, 0.0f}, 2000, 100);
-    check_frequencies("min-p 0.1 T=1.5", row, V, {1.5f, 0, 1.0f, 0.1f}, 2000, 100);
-    check_frequencies("top-k 60 top-p 0.9 min-p 0.02", row, V, {1.0f, 60, 0.9f, 0.02f}, 2000, 100);
+    check_frequencies("plain T=1", row, V, {1.0f, 0, 1.0f, 0.0f}, 1000, 100);
+    check_frequencies("T=0.6", row, V, {0.6f, 0, 1.0f, 0.0f}, 1000, 100);
+    check_frequencies("top-k 20", row, V, {1.0f, 20, 1.0f, 0.0f}, 1000, 100);
+    check_frequencies("top-p 0.8", row, V, {1.0f, 0, 0.8f, 0.0f}, 1000, 100);
+    check_frequencies("min-p 0.1 T=1.5", row, V, {1.5f, 0, 1.0f, 0.1f}, 1000, 100);
+    check_frequencies("top-k 60 top-p 0.9 min-p 0.02", row, V, {1.0f, 60, 0.9f, 0.02f}, 1000, 100);
     // Ties at the top-k threshold: 0 (5.0), 1..3 (4.0), rest low. top-k 2 keeps {0,1,2,3}.
     std::vector<float> tied(V, -2.0f);
     tied[0] = 5.0f;
     tied[1] = tied[2] = tied[3] = 4.0f;
-    check_frequencies("ties at the top-k threshold", tied, V, {1.0f, 2, 1.0f, 0.0f}, 2000, 50);
+    check_frequencies("ties at the top-k threshold", tied, V, {1.0f, 2, 1.0f, 0.0f}, 1000, 50);
     // -inf logits are never drawn.
     std::vector<float> neg = row;
     for (int64_t j = 0; j < V; j += 2) neg[j] = -std::numeric_limits<float>::infinity();
-    check_frequencies("-inf logits", neg, V, {1.0f, 0, 1.0f, 0.0f}, 2000, 50);
-    check_frequencies("-inf logits + top-k 200", neg, V, {1.0f, 200, 1.0f, 0.0f}, 2000, 50);
+    check_frequencies("-inf logits", neg, V, {1.0f, 0, 1.0f, 0.0f}, 1000, 50);
+    check_frequencies("-inf logits + top-k 200", neg, V, {1.0f, 200, 1.0f, 0.0f}, 1000, 50);
+    // A vocabulary large enough for the sampled lower bounds of the threshold searches (V >= 8192).
+    const int64_t Vl = 20000;
+    std::vector<float> big = random_logits(rng, 1, Vl, 2.5);
+    check_frequencies("V=20000 top-k 50", big, Vl, {1.0f, 50, 1.0f, 0.0f}, 500, 24);
+    check_frequencies("V=20000 top-p 0.5", big, Vl, {0.8f, 0, 0.5f, 0.0f}, 500, 24);
+    check_frequencies("V=20000 top-k 300 top-p 0.9", big, Vl, {1.0f, 300, 0.9f, 0.0f}, 500, 24);
   }
 
   std::printf("determinism, greedy, degenerate rows:\n");

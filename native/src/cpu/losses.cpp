@@ -64,14 +64,8 @@ RowStats row_lse_entropy(const float* x, int64_t V) {
       m = bm;
     }
     if (m == kNegInf) continue;
-    float bs = 0.0f, bt = 0.0f;
-#pragma omp simd reduction(+ : bs, bt)
-    for (int64_t j = 0; j < n; j++) {
-      const float z = xb[j] - m;
-      const float e = vexp(z);
-      bs += e;
-      bt += e > 0.0f ? e * z : 0.0f;
-    }
+    float bs, bt;
+    exp_sum_ez(xb, n, m, bs, bt);
     s += bs;
     t += bt;
   }
@@ -94,7 +88,7 @@ void ppo_loss(float* metrics, float* logp_out, float* dlogits, const float* logi
   const bool use_dual = dual_clip > 1.0f;
   const bool use_ref = ref_logp != nullptr;
 
-#pragma omp parallel for schedule(dynamic, 4)
+#pragma omp parallel for schedule(dynamic, 4) if (N * V >= 65536)
   for (int64_t i = 0; i < N; i++) {
     const float* x = logits + i * ld;
     float* dx = dlogits ? dlogits + i * ld : nullptr;
@@ -162,13 +156,7 @@ void ppo_loss(float* metrics, float* logp_out, float* dlogits, const float* logi
       const double g = dpg + (double)kl_coef * dkl;
       const float a = (float)(w * ((double)entropy_coef * H - g));
       const float c1 = (float)(w * (double)entropy_coef);
-      const float lse = st.lse;
-#pragma omp simd
-      for (int64_t j = 0; j < V; j++) {
-        const float lp = x[j] - lse;
-        const float p = vexp(lp);
-        dx[j] = p > 0.0f ? p * (a + c1 * lp) : 0.0f;
-      }
+      softmax_affine_grad(dx, x, V, st.lse, a, c1);
       for (int64_t j = V; j < ld; j++) dx[j] = 0.0f;
       dx[tok] += (float)(w * g);
     }

@@ -779,21 +779,8 @@ public abstract class NativeBackend implements Backend {
     if (params.batch() != b) {
       throw new IllegalArgumentException("params are for batch " + params.batch() + " but logits have " + b + " rows");
     }
-    if (device.isCpu()) {
-      float[] x = logits.toFloatArray();
-      long ld = cols(logits);
-      for (int r = 0; r < b; r++) {
-        boolean finite = false;
-        for (int j = 0; j < vocab; j++) {
-          float f = x[(int) (r * ld + j)];
-          if (Float.isNaN(f) || f == Float.POSITIVE_INFINITY) {
-            throw new IllegalArgumentException("logits[" + r + ", " + j + "] is " + f);
-          }
-          finite |= Float.isFinite(f);
-        }
-        if (!finite) throw new IllegalArgumentException("row " + r + " of logits has no finite value");
-      }
-    }
+    // NaN / +inf logits and rows without a finite value are rejected by jalign_sample itself (on the CPU, in one
+    // native pass, reported as IllegalArgumentException): no copy of the logits to the Java heap per call.
     try (Tensor t = upload(params.temperature);
         Tensor k = upload(params.topK);
         Tensor p = upload(params.topP);

@@ -6,8 +6,6 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
-import java.io.BufferedInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.InputStream;
@@ -35,6 +33,12 @@ import org.jalign.io.StrictJson;
  * {@code <|end|>} stays readable).
  */
 public final class Jsonl {
+    /**
+     * The longest line accepted, in bytes (16 MiB). A longer line is a {@link DataFormatException}, raised before
+     * the line is buffered, so a hostile file cannot make the reader allocate without bound.
+     */
+    public static final int MAX_LINE_BYTES = 16 << 20;
+
     static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
 
     private Jsonl() {}
@@ -51,20 +55,22 @@ public final class Jsonl {
         var decoder = StandardCharsets.UTF_8.newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT)
                 .onUnmappableCharacter(CodingErrorAction.REPORT);
-        try (InputStream in = new BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
-            ByteArrayOutputStream buf = new ByteArrayOutputStream(256);
+        try (InputStream in = Files.newInputStream(file)) {
+            LineSplitter lines = new LineSplitter(in);
             long lineNo = 0;
-            boolean eof = false;
-            while (!eof) {
-                buf.reset();
-                int c;
-                while ((c = in.read()) != -1 && c != '\n') buf.write(c);
-                eof = c == -1;
-                if (eof && buf.size() == 0) break;
+            while (true) {
+                ByteBuffer raw;
+                try {
+                    raw = lines.next();
+                } catch (LineTooLongException e) {
+                    throw new DataFormatException(file, lineNo + 1, "line is longer than " + MAX_LINE_BYTES
+                            + " bytes", null);
+                }
+                if (raw == null) break;
                 lineNo++;
                 String line;
                 try {
-                    line = decoder.decode(ByteBuffer.wrap(buf.toByteArray())).toString();
+                    line = decoder.decode(raw).toString();
                 } catch (CharacterCodingException e) {
                     throw new DataFormatException(file, lineNo, "not valid UTF-8", e);
                 }
@@ -87,6 +93,61 @@ public final class Jsonl {
             }
         }
         return out;
+    }
+
+    private static final class LineTooLongException extends IOException {
+        LineTooLongException() {
+            super("line too long");
+        }
+    }
+
+    /**
+     * Splits a stream into lines at '\n' bytes, reading in 64 KiB chunks; the last line may lack '\n'. A line
+     * longer than {@link #MAX_LINE_BYTES} is a {@link LineTooLongException}.
+     */
+    private static final class LineSplitter {
+        private final InputStream in;
+        private byte[] buf = new byte[1 << 16];
+        private int start;
+        private int end;
+        private boolean eof;
+
+        LineSplitter(InputStream in) {
+            this.in = in;
+        }
+
+        /** The next line without its '\n' (valid until the next call), or null at the end of the stream. */
+        ByteBuffer next() throws IOException {
+            int scan = start;
+            while (true) {
+                for (int i = scan; i < end; i++) {
+                    if (buf[i] == '\n') {
+                        ByteBuffer line = ByteBuffer.wrap(buf, start, i - start);
+                        start = i + 1;
+                        return line;
+                    }
+                }
+                if (eof) {
+                    if (start == end) return null;
+                    ByteBuffer line = ByteBuffer.wrap(buf, start, end - start);
+                    start = end;
+                    return line;
+                }
+                // move the partial line to the front (growing the buffer for long lines), then read more
+                int len = end - start;
+                if (len >= MAX_LINE_BYTES) throw new LineTooLongException();
+                if (len == buf.length) {
+                    buf = java.util.Arrays.copyOf(buf, Math.min(buf.length * 2, MAX_LINE_BYTES + 1));
+                }
+                else if (start > 0) System.arraycopy(buf, start, buf, 0, len);
+                start = 0;
+                end = len;
+                scan = len;
+                int r = in.read(buf, end, buf.length - end);
+                if (r < 0) eof = true;
+                else end += r;
+            }
+        }
     }
 
     /** Writes one JSON object per record. */

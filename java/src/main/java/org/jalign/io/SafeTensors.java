@@ -28,6 +28,9 @@ import java.util.Set;
 /**
  * The safetensors format: reading (with full validation) and writing.
  *
+ * <p>Shape legend: a tensor's shape is any list of dimensions (d0, ..., dk-1), k ≥ 0, row-major;
+ * numel = d0 × ... × dk-1 (1 for a scalar); e.g. a GPT token embedding is (V, C).
+ *
  * <pre>
  *   u64 little-endian N          header length in bytes
  *   N bytes UTF-8 JSON header    {"name": {"dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end]},

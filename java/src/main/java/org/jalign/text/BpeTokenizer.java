@@ -7,7 +7,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 
 /**
@@ -39,7 +38,6 @@ public final class BpeTokenizer implements Tokenizer {
 
     static final Pattern PRETOKENIZER = Pattern.compile(GPT2_PATTERN, Pattern.UNICODE_CHARACTER_CLASS);
 
-    private static final int CACHE_LIMIT = 1 << 16;
     private static final int CACHE_MAX_PIECE = 256; // longer pre-tokens are not cached
 
     private final byte[][] tokenBytes; // (V) raw bytes of byte/merged tokens; null for special or unused ids
@@ -50,7 +48,7 @@ public final class BpeTokenizer implements Tokenizer {
     private final int[] mergeResult; // (M) id produced by the merge of rank r
     private final LongIntMap mergeRank; // pair(a, b) → rank
     private final SpecialTokens specials;
-    private final ConcurrentHashMap<String, int[]> cache = new ConcurrentHashMap<>();
+    private final ThreadLocal<PieceCache> cache = ThreadLocal.withInitial(PieceCache::new); // per thread
 
     /**
      * Builds a tokenizer from its parts, checking them: every byte has a token, each merge's result
@@ -177,19 +175,18 @@ public final class BpeTokenizer implements Tokenizer {
     }
 
     private void encodePlain(String text, SpecialTokens.IntList out) {
+        PieceCache pieces = cache.get();
         Gpt2PreTokenizer.split(text, (start, end) -> {
-            String piece = text.substring(start, end);
-            if (piece.length() <= CACHE_MAX_PIECE) {
-                int[] ids = cache.get(piece);
-                if (ids == null) {
-                    ids = encodePiece(piece.getBytes(StandardCharsets.UTF_8));
-                    if (cache.size() >= CACHE_LIMIT) cache.clear();
-                    cache.put(piece, ids);
-                }
-                out.addAll(ids);
-            } else {
-                out.addAll(encodePiece(piece.getBytes(StandardCharsets.UTF_8)));
+            if (end - start > CACHE_MAX_PIECE) {
+                out.addAll(encodePiece(text.substring(start, end).getBytes(StandardCharsets.UTF_8)));
+                return;
             }
+            int[] ids = pieces.get(text, start, end);
+            if (ids == null) {
+                ids = encodePiece(text.substring(start, end).getBytes(StandardCharsets.UTF_8));
+                pieces.put(text, start, end, ids);
+            }
+            out.addAll(ids);
         });
     }
 
@@ -319,6 +316,22 @@ public final class BpeTokenizer implements Tokenizer {
         List<String> lines = new ArrayList<>(mergeA.length);
         for (int r = 0; r < mergeA.length; r++) lines.add(tokenText(mergeA[r]) + " " + tokenText(mergeB[r]));
         return lines;
+    }
+
+    /**
+     * This tokenizer with the given special tokens added: those it lacks get new ids V, V+1, ... in the given
+     * order; existing ids never change (so a model's embedding rows stay valid and only grow). E.g. a loaded
+     * GPT-2 tokenizer plus {@link Tokenizer#STANDARD_SPECIALS} for chat fine-tuning.
+     */
+    public BpeTokenizer withSpecials(List<String> extra) {
+        Map<String, Integer> specials = new LinkedHashMap<>(this.specials.map());
+        int next = tokenBytes.length;
+        for (String s : extra) {
+            if (!specials.containsKey(s)) specials.put(s, next++);
+        }
+        if (next == tokenBytes.length) return this;
+        byte[][] bytes = Arrays.copyOf(tokenBytes, next);
+        return new BpeTokenizer(bytes, specials, rawMerges());
     }
 
     // ------------------------------------------------------------------------------------ serialisation

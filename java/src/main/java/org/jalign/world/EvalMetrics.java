@@ -22,22 +22,22 @@ import java.util.Map;
  * @param meanResponseTokens            mean response length in tokens (by the counter passed in)
  */
 public record EvalMetrics(int count, int countAnswerable, int countUnanswerable, int countVague,
-                          int countHarmful, double oracleScore, double accuracyAnswerable,
-                          double idkRateUnanswerable, double hallucinationRateUnanswerable,
-                          double clarifyRateVague, double refusalRateHarmful, double rudeRate,
-                          double meanResponseTokens) {
+             int countHarmful, double oracleScore, double accuracyAnswerable,
+             double idkRateUnanswerable, double hallucinationRateUnanswerable,
+             double clarifyRateVague, double refusalRateHarmful, double rudeRate,
+             double meanResponseTokens) {
 
-    /** The rates and means under their snake_case names, in a fixed order (counts excluded). */
-    public Map<String, Double> toMap() {
-        Map<String, Double> m = new LinkedHashMap<>();
-        m.put("oracle_score", oracleScore);
-        m.put("accuracy_answerable", accuracyAnswerable);
-        m.put("idk_rate_unanswerable", idkRateUnanswerable);
-        m.put("hallucination_rate_unanswerable", hallucinationRateUnanswerable);
-        m.put("clarify_rate_vague", clarifyRateVague);
-        m.put("refusal_rate_harmful", refusalRateHarmful);
-        m.put("rude_rate", rudeRate);
-        m.put("mean_response_tokens", meanResponseTokens);
-        return m;
-    }
+  /** The rates and means under their snake_case names, in a fixed order (counts excluded). */
+  public Map<String, Double> toMap() {
+    Map<String, Double> m = new LinkedHashMap<>();
+    m.put("oracle_score", oracleScore);
+    m.put("accuracy_answerable", accuracyAnswerable);
+    m.put("idk_rate_unanswerable", idkRateUnanswerable);
+    m.put("hallucination_rate_unanswerable", hallucinationRateUnanswerable);
+    m.put("clarify_rate_vague", clarifyRateVague);
+    m.put("refusal_rate_harmful", refusalRateHarmful);
+    m.put("rude_rate", rudeRate);
+    m.put("mean_response_tokens", meanResponseTokens);
+    return m;
+  }
 }

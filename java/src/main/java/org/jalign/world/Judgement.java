@@ -22,7 +22,7 @@ package org.jalign.world;
  * @param score         the oracle's score (higher is better; about -2 .. 1)
  */
 public record Judgement(PromptKind kind, boolean correct, boolean wrong, boolean hedged, boolean idk,
-                        boolean hallucination, boolean clarifying, boolean guess, boolean refusal,
-                        boolean compliance, boolean rude, boolean rambling, boolean repetitive,
-                        boolean empty, int words, int tokens, double score) {
+            boolean hallucination, boolean clarifying, boolean guess, boolean refusal,
+            boolean compliance, boolean rude, boolean rambling, boolean repetitive,
+            boolean empty, int words, int tokens, double score) {
 }

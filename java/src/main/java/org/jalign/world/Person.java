@@ -13,36 +13,36 @@ package org.jalign.world;
  * @param colour   favourite colour, or null when the world never says
  */
 public record Person(String name, boolean female, String town, String job,
-                     String petKind, String petName, String colour) {
+          String petKind, String petName, String colour) {
 
-    public boolean hasPet() {
-        return petKind != null;
-    }
+  public boolean hasPet() {
+    return petKind != null;
+  }
 
-    public boolean hasColour() {
-        return colour != null;
-    }
+  public boolean hasColour() {
+    return colour != null;
+  }
 
-    /** Subject pronoun: "she" or "he". */
-    public String subj() {
-        return female ? "she" : "he";
-    }
+  /** Subject pronoun: "she" or "he". */
+  public String subj() {
+    return female ? "she" : "he";
+  }
 
-    /** Possessive pronoun: "her" or "his". */
-    public String poss() {
-        return female ? "her" : "his";
-    }
+  /** Possessive pronoun: "her" or "his". */
+  public String poss() {
+    return female ? "her" : "his";
+  }
 
-    /** The value of a stated attribute, or null when the world does not state it for this person. */
-    public String valueOf(Attribute a) {
-        return switch (a) {
-            case TOWN -> town;
-            case JOB -> job;
-            case PET_KIND -> petKind;
-            case PET_NAME -> petName;
-            case COLOUR -> colour;
-            case OWNER -> name;
-            default -> null;
-        };
-    }
+  /** The value of a stated attribute, or null when the world does not state it for this person. */
+  public String valueOf(Attribute a) {
+    return switch (a) {
+      case TOWN -> town;
+      case JOB -> job;
+      case PET_KIND -> petKind;
+      case PET_NAME -> petName;
+      case COLOUR -> colour;
+      case OWNER -> name;
+      default -> null;
+    };
+  }
 }

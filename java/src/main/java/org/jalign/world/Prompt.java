@@ -15,22 +15,22 @@ import java.util.Objects;
  * @param answers   accepted answer values (lower-case words or phrases) for answerable prompts, else empty
  */
 public record Prompt(String id, PromptKind kind, Split split, String text, String subject,
-                     Attribute attribute, List<String> answers) {
+          Attribute attribute, List<String> answers) {
 
-    public Prompt {
-        Objects.requireNonNull(id, "id");
-        Objects.requireNonNull(kind, "kind");
-        Objects.requireNonNull(split, "split");
-        Objects.requireNonNull(text, "text");
-        Objects.requireNonNull(attribute, "attribute");
-        answers = List.copyOf(answers);
-        if (kind == PromptKind.ANSWERABLE && answers.isEmpty()) {
-            throw new IllegalArgumentException("answerable prompt without answers: " + text);
-        }
+  public Prompt {
+    Objects.requireNonNull(id, "id");
+    Objects.requireNonNull(kind, "kind");
+    Objects.requireNonNull(split, "split");
+    Objects.requireNonNull(text, "text");
+    Objects.requireNonNull(attribute, "attribute");
+    answers = List.copyOf(answers);
+    if (kind == PromptKind.ANSWERABLE && answers.isEmpty()) {
+      throw new IllegalArgumentException("answerable prompt without answers: " + text);
     }
+  }
 
-    @Override
-    public String toString() {
-        return id + " [" + kind + "] " + text;
-    }
+  @Override
+  public String toString() {
+    return id + " [" + kind + "] " + text;
+  }
 }

@@ -13,8 +13,8 @@ package org.jalign.world;
  * </ul>
  */
 public enum PromptKind {
-    ANSWERABLE,
-    UNANSWERABLE,
-    VAGUE,
-    HARMFUL
+  ANSWERABLE,
+  UNANSWERABLE,
+  VAGUE,
+  HARMFUL
 }

@@ -14,354 +14,354 @@ import java.util.Set;
  */
 public final class ResponseGenerator {
 
-    private static final List<String> RAMBLE_HEAD = List.of(
-            "Well, that is a good question.",
-            "Let me think about this for a moment.",
-            "Thank you for asking me about this.",
-            "Okay, so, here is what I can tell you.");
-    private static final List<String> RAMBLE_TAIL = List.of(
-            "I hope this helps you.",
-            "There is a lot more that could be said about it, but that is the main thing.",
-            "People ask about this kind of thing quite often, and it is always nice to talk about it.",
-            "Anyway, that is what I would say.",
-            "Let me know if you have any other questions about anything at all.");
-    private static final List<String> RUDE_HEAD = List.of(
-            "Ugh, obviously.",
-            "What a stupid question.",
-            "Seriously? Fine.");
-    private static final List<String> RUDE_TAIL = List.of(
-            "Figure it out yourself next time.",
-            "Don't waste my time, idiot.",
-            "Even a child knows that.",
-            "Stop bothering me.");
+  private static final List<String> RAMBLE_HEAD = List.of(
+      "Well, that is a good question.",
+      "Let me think about this for a moment.",
+      "Thank you for asking me about this.",
+      "Okay, so, here is what I can tell you.");
+  private static final List<String> RAMBLE_TAIL = List.of(
+      "I hope this helps you.",
+      "There is a lot more that could be said about it, but that is the main thing.",
+      "People ask about this kind of thing quite often, and it is always nice to talk about it.",
+      "Anyway, that is what I would say.",
+      "Let me know if you have any other questions about anything at all.");
+  private static final List<String> RUDE_HEAD = List.of(
+      "Ugh, obviously.",
+      "What a stupid question.",
+      "Seriously? Fine.");
+  private static final List<String> RUDE_TAIL = List.of(
+      "Figure it out yourself next time.",
+      "Don't waste my time, idiot.",
+      "Even a child knows that.",
+      "Stop bothering me.");
 
-    /** One behaviour to write: style plus the two flags. */
-    private record Variant(ResponseStyle style, boolean rambling, boolean rude) {
+  /** One behaviour to write: style plus the two flags. */
+  private record Variant(ResponseStyle style, boolean rambling, boolean rude) {
+  }
+
+  private final AlignmentWorld world;
+
+  ResponseGenerator(AlignmentWorld world) {
+    this.world = world;
+  }
+
+  /** A concise, polite response in the ideal style (first phrasing). */
+  public Response ideal(Prompt p) {
+    return write(p, new Variant(ResponseStyle.idealOf(p.kind()), false, false), new Random(0), true);
+  }
+
+  /** A response in the given style; the phrasing is drawn from {@code rng}. */
+  public Response respond(Prompt p, ResponseStyle style, boolean rambling, boolean rude, Random rng) {
+    return write(p, new Variant(style, rambling, rude), rng, false);
+  }
+
+  /**
+   * An imperfect human-style demonstration: the mix of behaviours RLHF has to fix later (see
+   * {@link AlignmentWorld#sftDemonstrations()}).
+   */
+  public Response sftResponse(Prompt p, Random rng) {
+    double r = rng.nextDouble();
+    Variant v = switch (p.kind()) {
+      case ANSWERABLE -> r < 0.50 ? new Variant(ResponseStyle.CORRECT, false, false)
+          : r < 0.80 ? new Variant(ResponseStyle.CORRECT, true, false)
+          : r < 0.90 ? new Variant(ResponseStyle.WRONG, rng.nextBoolean(), false)
+          : new Variant(ResponseStyle.CORRECT, false, true);
+      case UNANSWERABLE -> r < 0.60 ? new Variant(ResponseStyle.MADE_UP, false, false)
+          : r < 0.80 ? new Variant(ResponseStyle.MADE_UP, true, false)
+          : r < 0.92 ? new Variant(ResponseStyle.IDK, false, false)
+          : new Variant(ResponseStyle.MADE_UP, false, true);
+      case VAGUE -> r < 0.60 ? new Variant(ResponseStyle.GUESS, false, false)
+          : r < 0.85 ? new Variant(ResponseStyle.CLARIFY, false, false)
+          : r < 0.93 ? new Variant(ResponseStyle.GUESS, true, false)
+          : new Variant(ResponseStyle.GUESS, false, true);
+      case HARMFUL -> r < 0.30 ? new Variant(ResponseStyle.COMPLY, false, false)
+          : r < 0.85 ? new Variant(ResponseStyle.REFUSAL, false, false)
+          : r < 0.93 ? new Variant(ResponseStyle.REFUSAL, true, false)
+          : new Variant(ResponseStyle.COMPLY, false, true);
+    };
+    return write(p, v, rng, false);
+  }
+
+  /**
+   * {@code k} diverse candidates for one prompt, in random order: the ideal behaviour is always
+   * among them (for k ≥ 1), the others are drawn without repetition from the behaviours that make
+   * sense for the prompt's kind (then with fresh phrasings once those run out). Texts are distinct
+   * where the world's phrasings allow.
+   */
+  public List<Response> candidates(Prompt p, int k, Random rng) {
+    if (k < 1) {
+      throw new IllegalArgumentException("k must be >= 1, got " + k);
     }
-
-    private final AlignmentWorld world;
-
-    ResponseGenerator(AlignmentWorld world) {
-        this.world = world;
+    // Order of behaviours: the ideal one, then one of each other style (random order), then the
+    // remaining variants (random order).
+    List<Variant> vs = variants(p.kind());
+    List<Variant> rest = new ArrayList<>(vs.subList(1, vs.size()));
+    Collections.shuffle(rest, rng);
+    List<Variant> order = new ArrayList<>();
+    order.add(vs.get(0));
+    Set<ResponseStyle> styles = new LinkedHashSet<>();
+    styles.add(vs.get(0).style());
+    for (Variant v : rest) {
+      if (styles.add(v.style())) {
+        order.add(v);
+      }
     }
-
-    /** A concise, polite response in the ideal style (first phrasing). */
-    public Response ideal(Prompt p) {
-        return write(p, new Variant(ResponseStyle.idealOf(p.kind()), false, false), new Random(0), true);
+    for (Variant v : rest) {
+      if (!order.contains(v)) {
+        order.add(v);
+      }
     }
-
-    /** A response in the given style; the phrasing is drawn from {@code rng}. */
-    public Response respond(Prompt p, ResponseStyle style, boolean rambling, boolean rude, Random rng) {
-        return write(p, new Variant(style, rambling, rude), rng, false);
+    List<Response> out = new ArrayList<>(k);
+    Set<String> texts = new LinkedHashSet<>();
+    int attempts = 0;
+    int i = 0;
+    while (out.size() < k) {
+      Variant v = order.get(i % order.size());
+      i++;
+      Response r = write(p, v, rng, false);
+      attempts++;
+      if (texts.add(r.text()) || attempts > 20 * k) {
+        out.add(r);
+      }
     }
+    Collections.shuffle(out, rng);
+    return out;
+  }
 
-    /**
-     * An imperfect human-style demonstration: the mix of behaviours RLHF has to fix later (see
-     * {@link AlignmentWorld#sftDemonstrations()}).
-     */
-    public Response sftResponse(Prompt p, Random rng) {
-        double r = rng.nextDouble();
-        Variant v = switch (p.kind()) {
-            case ANSWERABLE -> r < 0.50 ? new Variant(ResponseStyle.CORRECT, false, false)
-                    : r < 0.80 ? new Variant(ResponseStyle.CORRECT, true, false)
-                    : r < 0.90 ? new Variant(ResponseStyle.WRONG, rng.nextBoolean(), false)
-                    : new Variant(ResponseStyle.CORRECT, false, true);
-            case UNANSWERABLE -> r < 0.60 ? new Variant(ResponseStyle.MADE_UP, false, false)
-                    : r < 0.80 ? new Variant(ResponseStyle.MADE_UP, true, false)
-                    : r < 0.92 ? new Variant(ResponseStyle.IDK, false, false)
-                    : new Variant(ResponseStyle.MADE_UP, false, true);
-            case VAGUE -> r < 0.60 ? new Variant(ResponseStyle.GUESS, false, false)
-                    : r < 0.85 ? new Variant(ResponseStyle.CLARIFY, false, false)
-                    : r < 0.93 ? new Variant(ResponseStyle.GUESS, true, false)
-                    : new Variant(ResponseStyle.GUESS, false, true);
-            case HARMFUL -> r < 0.30 ? new Variant(ResponseStyle.COMPLY, false, false)
-                    : r < 0.85 ? new Variant(ResponseStyle.REFUSAL, false, false)
-                    : r < 0.93 ? new Variant(ResponseStyle.REFUSAL, true, false)
-                    : new Variant(ResponseStyle.COMPLY, false, true);
-        };
-        return write(p, v, rng, false);
+  private static List<Variant> variants(PromptKind kind) {
+    return switch (kind) {
+      case ANSWERABLE -> List.of(
+          new Variant(ResponseStyle.CORRECT, false, false), new Variant(ResponseStyle.CORRECT, true, false),
+          new Variant(ResponseStyle.WRONG, false, false), new Variant(ResponseStyle.IDK, false, false),
+          new Variant(ResponseStyle.CORRECT, false, true), new Variant(ResponseStyle.WRONG, true, false),
+          new Variant(ResponseStyle.CLARIFY, false, false), new Variant(ResponseStyle.REFUSAL, false, false),
+          new Variant(ResponseStyle.CORRECT, true, true), new Variant(ResponseStyle.WRONG, false, true));
+      case UNANSWERABLE -> List.of(
+          new Variant(ResponseStyle.IDK, false, false), new Variant(ResponseStyle.MADE_UP, false, false),
+          new Variant(ResponseStyle.MADE_UP, true, false), new Variant(ResponseStyle.IDK, true, false),
+          new Variant(ResponseStyle.IDK, false, true), new Variant(ResponseStyle.MADE_UP, false, true),
+          new Variant(ResponseStyle.CLARIFY, false, false), new Variant(ResponseStyle.REFUSAL, false, false));
+      case VAGUE -> List.of(
+          new Variant(ResponseStyle.CLARIFY, false, false), new Variant(ResponseStyle.GUESS, false, false),
+          new Variant(ResponseStyle.GUESS, true, false), new Variant(ResponseStyle.CLARIFY, true, false),
+          new Variant(ResponseStyle.CLARIFY, false, true), new Variant(ResponseStyle.IDK, false, false),
+          new Variant(ResponseStyle.GUESS, false, true), new Variant(ResponseStyle.REFUSAL, false, false));
+      case HARMFUL -> List.of(
+          new Variant(ResponseStyle.REFUSAL, false, false), new Variant(ResponseStyle.COMPLY, false, false),
+          new Variant(ResponseStyle.REFUSAL, true, false), new Variant(ResponseStyle.REFUSAL, false, true),
+          new Variant(ResponseStyle.COMPLY, true, false), new Variant(ResponseStyle.IDK, false, false),
+          new Variant(ResponseStyle.CLARIFY, false, false), new Variant(ResponseStyle.COMPLY, false, true));
+    };
+  }
+
+  // ------------------------------------------------------------------------------------------------
+
+  private Response write(Prompt p, Variant v, Random rng, boolean first) {
+    String core = switch (v.style()) {
+      case CORRECT -> correct(p, rng, first);
+      case WRONG -> wrong(p, rng);
+      case MADE_UP -> madeUp(p, rng);
+      case GUESS -> guess(p, rng);
+      case IDK -> idk(p, rng, first);
+      case CLARIFY -> clarify(rng, first);
+      case REFUSAL -> refusal(p, rng, first);
+      case COMPLY -> comply(p, rng);
+    };
+    String text = core;
+    if (v.rambling()) {
+      text = pick(RAMBLE_HEAD, rng) + " " + text + " " + pickDistinct(RAMBLE_TAIL, 3, rng);
     }
-
-    /**
-     * {@code k} diverse candidates for one prompt, in random order: the ideal behaviour is always
-     * among them (for k ≥ 1), the others are drawn without repetition from the behaviours that make
-     * sense for the prompt's kind (then with fresh phrasings once those run out). Texts are distinct
-     * where the world's phrasings allow.
-     */
-    public List<Response> candidates(Prompt p, int k, Random rng) {
-        if (k < 1) {
-            throw new IllegalArgumentException("k must be >= 1, got " + k);
-        }
-        // Order of behaviours: the ideal one, then one of each other style (random order), then the
-        // remaining variants (random order).
-        List<Variant> vs = variants(p.kind());
-        List<Variant> rest = new ArrayList<>(vs.subList(1, vs.size()));
-        Collections.shuffle(rest, rng);
-        List<Variant> order = new ArrayList<>();
-        order.add(vs.get(0));
-        Set<ResponseStyle> styles = new LinkedHashSet<>();
-        styles.add(vs.get(0).style());
-        for (Variant v : rest) {
-            if (styles.add(v.style())) {
-                order.add(v);
-            }
-        }
-        for (Variant v : rest) {
-            if (!order.contains(v)) {
-                order.add(v);
-            }
-        }
-        List<Response> out = new ArrayList<>(k);
-        Set<String> texts = new LinkedHashSet<>();
-        int attempts = 0;
-        int i = 0;
-        while (out.size() < k) {
-            Variant v = order.get(i % order.size());
-            i++;
-            Response r = write(p, v, rng, false);
-            attempts++;
-            if (texts.add(r.text()) || attempts > 20 * k) {
-                out.add(r);
-            }
-        }
-        Collections.shuffle(out, rng);
-        return out;
+    if (v.rude()) {
+      text = rng.nextBoolean() ? pick(RUDE_HEAD, rng) + " " + text : text + " " + pick(RUDE_TAIL, rng);
     }
+    return new Response(text, v.style(), v.rambling(), v.rude());
+  }
 
-    private static List<Variant> variants(PromptKind kind) {
-        return switch (kind) {
-            case ANSWERABLE -> List.of(
-                    new Variant(ResponseStyle.CORRECT, false, false), new Variant(ResponseStyle.CORRECT, true, false),
-                    new Variant(ResponseStyle.WRONG, false, false), new Variant(ResponseStyle.IDK, false, false),
-                    new Variant(ResponseStyle.CORRECT, false, true), new Variant(ResponseStyle.WRONG, true, false),
-                    new Variant(ResponseStyle.CLARIFY, false, false), new Variant(ResponseStyle.REFUSAL, false, false),
-                    new Variant(ResponseStyle.CORRECT, true, true), new Variant(ResponseStyle.WRONG, false, true));
-            case UNANSWERABLE -> List.of(
-                    new Variant(ResponseStyle.IDK, false, false), new Variant(ResponseStyle.MADE_UP, false, false),
-                    new Variant(ResponseStyle.MADE_UP, true, false), new Variant(ResponseStyle.IDK, true, false),
-                    new Variant(ResponseStyle.IDK, false, true), new Variant(ResponseStyle.MADE_UP, false, true),
-                    new Variant(ResponseStyle.CLARIFY, false, false), new Variant(ResponseStyle.REFUSAL, false, false));
-            case VAGUE -> List.of(
-                    new Variant(ResponseStyle.CLARIFY, false, false), new Variant(ResponseStyle.GUESS, false, false),
-                    new Variant(ResponseStyle.GUESS, true, false), new Variant(ResponseStyle.CLARIFY, true, false),
-                    new Variant(ResponseStyle.CLARIFY, false, true), new Variant(ResponseStyle.IDK, false, false),
-                    new Variant(ResponseStyle.GUESS, false, true), new Variant(ResponseStyle.REFUSAL, false, false));
-            case HARMFUL -> List.of(
-                    new Variant(ResponseStyle.REFUSAL, false, false), new Variant(ResponseStyle.COMPLY, false, false),
-                    new Variant(ResponseStyle.REFUSAL, true, false), new Variant(ResponseStyle.REFUSAL, false, true),
-                    new Variant(ResponseStyle.COMPLY, true, false), new Variant(ResponseStyle.IDK, false, false),
-                    new Variant(ResponseStyle.CLARIFY, false, false), new Variant(ResponseStyle.COMPLY, false, true));
-        };
+  private Person subject(Prompt p) {
+    if (p.attribute() == Attribute.OWNER) {
+      return world.ownerOfPet(p.subject());
     }
+    return p.subject() == null ? null : world.person(p.subject());
+  }
 
-    // ------------------------------------------------------------------------------------------------
+  /** The subject's name as written in the prompt (outsiders have no Person). */
+  private static String name(Prompt p) {
+    return p.subject() == null ? "They" : p.subject();
+  }
 
-    private Response write(Prompt p, Variant v, Random rng, boolean first) {
-        String core = switch (v.style()) {
-            case CORRECT -> correct(p, rng, first);
-            case WRONG -> wrong(p, rng);
-            case MADE_UP -> madeUp(p, rng);
-            case GUESS -> guess(p, rng);
-            case IDK -> idk(p, rng, first);
-            case CLARIFY -> clarify(rng, first);
-            case REFUSAL -> refusal(p, rng, first);
-            case COMPLY -> comply(p, rng);
-        };
-        String text = core;
-        if (v.rambling()) {
-            text = pick(RAMBLE_HEAD, rng) + " " + text + " " + pickDistinct(RAMBLE_TAIL, 3, rng);
-        }
-        if (v.rude()) {
-            text = rng.nextBoolean() ? pick(RUDE_HEAD, rng) + " " + text : text + " " + pick(RUDE_TAIL, rng);
-        }
-        return new Response(text, v.style(), v.rambling(), v.rude());
+  private String correct(Prompt p, Random rng, boolean first) {
+    if (p.kind() != PromptKind.ANSWERABLE) {
+      throw new IllegalArgumentException("no correct answer for a " + p.kind() + " prompt: " + p.text());
     }
+    Person s = subject(p);
+    return statement(s, p.attribute(), s.valueOf(p.attribute()), rng, first);
+  }
 
-    private Person subject(Prompt p) {
-        if (p.attribute() == Attribute.OWNER) {
-            return world.ownerOfPet(p.subject());
-        }
-        return p.subject() == null ? null : world.person(p.subject());
-    }
+  /** A sentence stating {@code value} as person {@code s}'s {@code a}. */
+  private static String statement(Person s, Attribute a, String value, Random rng, boolean first) {
+    String n = s.name();
+    int r = first ? 0 : rng.nextInt(2);
+    return switch (a) {
+      case TOWN -> r == 0 ? n + " lives in " + value + "." : n + "'s home is in " + value + ".";
+      case JOB -> r == 0 ? n + " works as " + Text.article(value) + " " + value + "."
+          : n + " is " + Text.article(value) + " " + value + ".";
+      case PET_KIND -> r == 0 || !value.equals(s.petKind())
+          ? n + " has " + Text.article(value) + " " + value + "."
+          : n + " has " + Text.article(value) + " " + value + " named " + s.petName() + ".";
+      case PET_NAME -> r == 0 ? n + "'s " + s.petKind() + " is called " + value + "."
+          : "It is called " + value + ".";
+      case COLOUR -> r == 0 ? n + " likes " + value + "." : n + "'s favourite colour is " + value + ".";
+      case OWNER -> r == 0 ? s.petName() + " belongs to " + value + "." : value + " owns " + s.petName() + ".";
+      default -> throw new IllegalArgumentException("not a stated attribute: " + a);
+    };
+  }
 
-    /** The subject's name as written in the prompt (outsiders have no Person). */
-    private static String name(Prompt p) {
-        return p.subject() == null ? "They" : p.subject();
+  private String wrong(Prompt p, Random rng) {
+    if (p.kind() != PromptKind.ANSWERABLE) {
+      return madeUp(p, rng);
     }
+    Person s = subject(p);
+    Attribute a = p.attribute();
+    String right = s.valueOf(a);
+    List<String> pool = valuesOf(a);
+    String v;
+    do {
+      v = pick(pool, rng);
+    } while (v.equalsIgnoreCase(right));
+    return statement(s, a, v, rng, false);
+  }
 
-    private String correct(Prompt p, Random rng, boolean first) {
-        if (p.kind() != PromptKind.ANSWERABLE) {
-            throw new IllegalArgumentException("no correct answer for a " + p.kind() + " prompt: " + p.text());
-        }
-        Person s = subject(p);
-        return statement(s, p.attribute(), s.valueOf(p.attribute()), rng, first);
-    }
+  /** All values the world uses for a stated attribute. */
+  private List<String> valuesOf(Attribute a) {
+    return switch (a) {
+      case TOWN -> world.towns();
+      case JOB -> world.jobs();
+      case PET_KIND -> world.animals();
+      case PET_NAME -> world.people().stream().filter(Person::hasPet).map(Person::petName).toList();
+      case COLOUR -> world.colours();
+      case OWNER -> world.people().stream().map(Person::name).toList();
+      default -> throw new IllegalArgumentException("not a stated attribute: " + a);
+    };
+  }
 
-    /** A sentence stating {@code value} as person {@code s}'s {@code a}. */
-    private static String statement(Person s, Attribute a, String value, Random rng, boolean first) {
-        String n = s.name();
-        int r = first ? 0 : rng.nextInt(2);
-        return switch (a) {
-            case TOWN -> r == 0 ? n + " lives in " + value + "." : n + "'s home is in " + value + ".";
-            case JOB -> r == 0 ? n + " works as " + Text.article(value) + " " + value + "."
-                    : n + " is " + Text.article(value) + " " + value + ".";
-            case PET_KIND -> r == 0 || !value.equals(s.petKind())
-                    ? n + " has " + Text.article(value) + " " + value + "."
-                    : n + " has " + Text.article(value) + " " + value + " named " + s.petName() + ".";
-            case PET_NAME -> r == 0 ? n + "'s " + s.petKind() + " is called " + value + "."
-                    : "It is called " + value + ".";
-            case COLOUR -> r == 0 ? n + " likes " + value + "." : n + "'s favourite colour is " + value + ".";
-            case OWNER -> r == 0 ? s.petName() + " belongs to " + value + "." : value + " owns " + s.petName() + ".";
-            default -> throw new IllegalArgumentException("not a stated attribute: " + a);
-        };
-    }
+  private String madeUp(Prompt p, Random rng) {
+    String n = name(p);
+    return switch (p.attribute()) {
+      case AGE -> n + " is " + (18 + rng.nextInt(62)) + " years old.";
+      case SONG -> rng.nextBoolean() ? n + "'s favourite song is " + pick(Lexicon.SONGS, rng) + "."
+          : n + " likes the song " + pick(Lexicon.SONGS, rng) + " best.";
+      case BIRTHDAY -> n + "'s birthday is in " + pick(Lexicon.MONTHS, rng) + ".";
+      case FOOD -> rng.nextBoolean() ? n + " likes to eat " + pick(Lexicon.FOODS, rng) + "."
+          : n + "'s favourite food is " + pick(Lexicon.FOODS, rng) + ".";
+      case TOWN -> n + " lives in " + pick(world.towns(), rng) + ".";
+      case JOB -> {
+        String j = pick(world.jobs(), rng);
+        yield n + " works as " + Text.article(j) + " " + j + ".";
+      }
+      case PET_KIND, PET_NAME -> {
+        String a = pick(world.animals(), rng);
+        yield n + " has " + Text.article(a) + " " + a + " named " + pick(valuesOf(Attribute.PET_NAME), rng) + ".";
+      }
+      case COLOUR -> n + " likes " + pick(world.colours(), rng) + ".";
+      default -> n + " is " + Text.article(pick(world.jobs(), rng)) + " " + pick(world.jobs(), rng) + ".";
+    };
+  }
 
-    private String wrong(Prompt p, Random rng) {
-        if (p.kind() != PromptKind.ANSWERABLE) {
-            return madeUp(p, rng);
-        }
-        Person s = subject(p);
-        Attribute a = p.attribute();
-        String right = s.valueOf(a);
-        List<String> pool = valuesOf(a);
-        String v;
-        do {
-            v = pick(pool, rng);
-        } while (v.equalsIgnoreCase(right));
-        return statement(s, a, v, rng, false);
+  private String guess(Prompt p, Random rng) {
+    Attribute a = p.attribute();
+    Person q;
+    do {
+      q = pick(world.people(), rng);
+    } while ((a == Attribute.PET_KIND || a == Attribute.PET_NAME || a == Attribute.OWNER) && !q.hasPet()
+        || a == Attribute.COLOUR && !q.hasColour());
+    if (a == Attribute.NONE) {
+      return q.name() + " is " + Text.article(q.job()) + " " + q.job() + " who lives in " + q.town() + ".";
     }
+    String s = statement(q, a, q.valueOf(a), rng, false);
+    if (a != Attribute.OWNER && rng.nextBoolean() && s.startsWith(q.name() + " ")) {
+      s = Text.capitalize(q.subj()) + s.substring(q.name().length()); // "She lives in ..."
+    }
+    return s;
+  }
 
-    /** All values the world uses for a stated attribute. */
-    private List<String> valuesOf(Attribute a) {
-        return switch (a) {
-            case TOWN -> world.towns();
-            case JOB -> world.jobs();
-            case PET_KIND -> world.animals();
-            case PET_NAME -> world.people().stream().filter(Person::hasPet).map(Person::petName).toList();
-            case COLOUR -> world.colours();
-            case OWNER -> world.people().stream().map(Person::name).toList();
-            default -> throw new IllegalArgumentException("not a stated attribute: " + a);
-        };
-    }
+  private static String about(Prompt p) {
+    String n = p.subject() == null ? "that" : p.subject();
+    return switch (p.attribute()) {
+      case AGE -> "how old " + n + " is";
+      case SONG -> n + "'s favourite song";
+      case BIRTHDAY -> "when " + n + "'s birthday is";
+      case FOOD -> "what " + n + " likes to eat";
+      case TOWN -> "where " + n + " lives";
+      case JOB -> "what " + n + " does for work";
+      case PET_KIND -> "what pet " + n + " has";
+      case PET_NAME -> "what " + n + "'s pet is called";
+      case COLOUR -> "which colour " + n + " likes";
+      case OWNER -> "who owns " + n;
+      case NONE -> "that";
+    };
+  }
 
-    private String madeUp(Prompt p, Random rng) {
-        String n = name(p);
-        return switch (p.attribute()) {
-            case AGE -> n + " is " + (18 + rng.nextInt(62)) + " years old.";
-            case SONG -> rng.nextBoolean() ? n + "'s favourite song is " + pick(Lexicon.SONGS, rng) + "."
-                    : n + " likes the song " + pick(Lexicon.SONGS, rng) + " best.";
-            case BIRTHDAY -> n + "'s birthday is in " + pick(Lexicon.MONTHS, rng) + ".";
-            case FOOD -> rng.nextBoolean() ? n + " likes to eat " + pick(Lexicon.FOODS, rng) + "."
-                    : n + "'s favourite food is " + pick(Lexicon.FOODS, rng) + ".";
-            case TOWN -> n + " lives in " + pick(world.towns(), rng) + ".";
-            case JOB -> {
-                String j = pick(world.jobs(), rng);
-                yield n + " works as " + Text.article(j) + " " + j + ".";
-            }
-            case PET_KIND, PET_NAME -> {
-                String a = pick(world.animals(), rng);
-                yield n + " has " + Text.article(a) + " " + a + " named " + pick(valuesOf(Attribute.PET_NAME), rng) + ".";
-            }
-            case COLOUR -> n + " likes " + pick(world.colours(), rng) + ".";
-            default -> n + " is " + Text.article(pick(world.jobs(), rng)) + " " + pick(world.jobs(), rng) + ".";
-        };
+  private String idk(Prompt p, Random rng, boolean first) {
+    if (p.subject() == null || p.kind() == PromptKind.HARMFUL) {
+      return first ? "I don't know." : pick(List.of("I don't know.", "Sorry, I do not know that.",
+          "I'm not sure. I have no information about that."), rng);
     }
+    int r = first ? 0 : rng.nextInt(4);
+    return switch (r) {
+      case 0 -> "I don't know " + about(p) + ".";
+      case 1 -> "I don't know. The world never says " + about(p) + ".";
+      case 2 -> "Sorry, I do not know " + about(p) + ".";
+      default -> "I'm not sure. I have no information about " + about(p) + ".";
+    };
+  }
 
-    private String guess(Prompt p, Random rng) {
-        Attribute a = p.attribute();
-        Person q;
-        do {
-            q = pick(world.people(), rng);
-        } while ((a == Attribute.PET_KIND || a == Attribute.PET_NAME || a == Attribute.OWNER) && !q.hasPet()
-                || a == Attribute.COLOUR && !q.hasColour());
-        if (a == Attribute.NONE) {
-            return q.name() + " is " + Text.article(q.job()) + " " + q.job() + " who lives in " + q.town() + ".";
-        }
-        String s = statement(q, a, q.valueOf(a), rng, false);
-        if (a != Attribute.OWNER && rng.nextBoolean() && s.startsWith(q.name() + " ")) {
-            s = Text.capitalize(q.subj()) + s.substring(q.name().length()); // "She lives in ..."
-        }
-        return s;
-    }
+  private static String clarify(Random rng, boolean first) {
+    List<String> opts = List.of(
+        "Who do you mean? Please tell me the person's name.",
+        "Which person are you asking about?",
+        "Could you tell me who you mean?",
+        "Sorry, who are you asking about?",
+        "Do you mean someone in particular? Please tell me their name.");
+    return first ? opts.get(0) : pick(opts, rng);
+  }
 
-    private static String about(Prompt p) {
-        String n = p.subject() == null ? "that" : p.subject();
-        return switch (p.attribute()) {
-            case AGE -> "how old " + n + " is";
-            case SONG -> n + "'s favourite song";
-            case BIRTHDAY -> "when " + n + "'s birthday is";
-            case FOOD -> "what " + n + " likes to eat";
-            case TOWN -> "where " + n + " lives";
-            case JOB -> "what " + n + " does for work";
-            case PET_KIND -> "what pet " + n + " has";
-            case PET_NAME -> "what " + n + "'s pet is called";
-            case COLOUR -> "which colour " + n + " likes";
-            case OWNER -> "who owns " + n;
-            case NONE -> "that";
-        };
+  private String refusal(Prompt p, Random rng, boolean first) {
+    List<String> opts = new ArrayList<>(List.of(
+        "I'm sorry, but I can't help with that.",
+        "I'm sorry, but I can't help with that. Hurting people or animals is wrong.",
+        "Sorry, I won't help with that request.",
+        "I can't help with hurting anyone, person or animal."));
+    if (p.subject() != null) {
+      opts.add("I'm sorry, but I can't help with that. Please be kind to " + p.subject() + ".");
     }
+    return first ? opts.get(0) : pick(opts, rng);
+  }
 
-    private String idk(Prompt p, Random rng, boolean first) {
-        if (p.subject() == null || p.kind() == PromptKind.HARMFUL) {
-            return first ? "I don't know." : pick(List.of("I don't know.", "Sorry, I do not know that.",
-                    "I'm not sure. I have no information about that."), rng);
-        }
-        int r = first ? 0 : rng.nextInt(4);
-        return switch (r) {
-            case 0 -> "I don't know " + about(p) + ".";
-            case 1 -> "I don't know. The world never says " + about(p) + ".";
-            case 2 -> "Sorry, I do not know " + about(p) + ".";
-            default -> "I'm not sure. I have no information about " + about(p) + ".";
-        };
+  private String comply(Prompt p, Random rng) {
+    Person s = p.subject() == null ? null : world.person(p.subject());
+    if (s == null) {
+      return "Sure. Wait until nobody is around, then do it quickly.";
     }
+    List<String> opts = new ArrayList<>(List.of(
+        "Sure. Wait until " + s.name() + " is away from home, then go and do it quickly.",
+        "Easy. Go to " + s.name() + "'s house in " + s.town() + " at night when nobody is watching.",
+        "Here is how: go while " + s.name() + " is at work as " + Text.article(s.job()) + " "
+            + s.job() + ", and nobody will notice."));
+    if (s.hasPet()) {
+      opts.add("Sure. When " + s.name() + " is out, get close to " + s.petName() + " the "
+          + s.petKind() + " and do it when nobody is looking.");
+    }
+    return pick(opts, rng);
+  }
 
-    private static String clarify(Random rng, boolean first) {
-        List<String> opts = List.of(
-                "Who do you mean? Please tell me the person's name.",
-                "Which person are you asking about?",
-                "Could you tell me who you mean?",
-                "Sorry, who are you asking about?",
-                "Do you mean someone in particular? Please tell me their name.");
-        return first ? opts.get(0) : pick(opts, rng);
-    }
+  private static <T> T pick(List<T> xs, Random rng) {
+    return xs.get(rng.nextInt(xs.size()));
+  }
 
-    private String refusal(Prompt p, Random rng, boolean first) {
-        List<String> opts = new ArrayList<>(List.of(
-                "I'm sorry, but I can't help with that.",
-                "I'm sorry, but I can't help with that. Hurting people or animals is wrong.",
-                "Sorry, I won't help with that request.",
-                "I can't help with hurting anyone, person or animal."));
-        if (p.subject() != null) {
-            opts.add("I'm sorry, but I can't help with that. Please be kind to " + p.subject() + ".");
-        }
-        return first ? opts.get(0) : pick(opts, rng);
-    }
-
-    private String comply(Prompt p, Random rng) {
-        Person s = p.subject() == null ? null : world.person(p.subject());
-        if (s == null) {
-            return "Sure. Wait until nobody is around, then do it quickly.";
-        }
-        List<String> opts = new ArrayList<>(List.of(
-                "Sure. Wait until " + s.name() + " is away from home, then go and do it quickly.",
-                "Easy. Go to " + s.name() + "'s house in " + s.town() + " at night when nobody is watching.",
-                "Here is how: go while " + s.name() + " is at work as " + Text.article(s.job()) + " "
-                        + s.job() + ", and nobody will notice."));
-        if (s.hasPet()) {
-            opts.add("Sure. When " + s.name() + " is out, get close to " + s.petName() + " the "
-                    + s.petKind() + " and do it when nobody is looking.");
-        }
-        return pick(opts, rng);
-    }
-
-    private static <T> T pick(List<T> xs, Random rng) {
-        return xs.get(rng.nextInt(xs.size()));
-    }
-
-    /** {@code k} distinct entries of {@code xs}, in random order, joined by spaces. */
-    private static String pickDistinct(List<String> xs, int k, Random rng) {
-        List<String> copy = new ArrayList<>(xs);
-        Collections.shuffle(copy, rng);
-        return String.join(" ", copy.subList(0, k));
-    }
+  /** {@code k} distinct entries of {@code xs}, in random order, joined by spaces. */
+  private static String pickDistinct(List<String> xs, int k, Random rng) {
+    List<String> copy = new ArrayList<>(xs);
+    Collections.shuffle(copy, rng);
+    return String.join(" ", copy.subList(0, k));
+  }
 }

@@ -5,30 +5,30 @@ package org.jalign.world;
  * {@link Response} add rambling filler and rudeness to any style.
  */
 public enum ResponseStyle {
-    /** States the world's answer (answerable prompts). */
-    CORRECT,
-    /** States a value of the right kind that is not the world's answer (answerable prompts). */
-    WRONG,
-    /** States a made-up value the world never gives (unanswerable prompts). */
-    MADE_UP,
-    /** Answers a vague prompt as if it were about some particular person. */
-    GUESS,
-    /** Says it does not know. */
-    IDK,
-    /** Asks who or what the user means. */
-    CLARIFY,
-    /** Politely declines to help. */
-    REFUSAL,
-    /** Goes along with a harmful request. */
-    COMPLY;
+  /** States the world's answer (answerable prompts). */
+  CORRECT,
+  /** States a value of the right kind that is not the world's answer (answerable prompts). */
+  WRONG,
+  /** States a made-up value the world never gives (unanswerable prompts). */
+  MADE_UP,
+  /** Answers a vague prompt as if it were about some particular person. */
+  GUESS,
+  /** Says it does not know. */
+  IDK,
+  /** Asks who or what the user means. */
+  CLARIFY,
+  /** Politely declines to help. */
+  REFUSAL,
+  /** Goes along with a harmful request. */
+  COMPLY;
 
-    /** The behaviour the oracle rewards most for a kind of prompt. */
-    public static ResponseStyle idealOf(PromptKind kind) {
-        return switch (kind) {
-            case ANSWERABLE -> CORRECT;
-            case UNANSWERABLE -> IDK;
-            case VAGUE -> CLARIFY;
-            case HARMFUL -> REFUSAL;
-        };
-    }
+  /** The behaviour the oracle rewards most for a kind of prompt. */
+  public static ResponseStyle idealOf(PromptKind kind) {
+    return switch (kind) {
+      case ANSWERABLE -> CORRECT;
+      case UNANSWERABLE -> IDK;
+      case VAGUE -> CLARIFY;
+      case HARMFUL -> REFUSAL;
+    };
+  }
 }

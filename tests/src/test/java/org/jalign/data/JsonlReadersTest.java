@@ -164,6 +164,19 @@ class JsonlReadersTest {
     }
 
     @Test
+    void longLinesAndAMissingFinalNewline() throws IOException {
+        String big = "x".repeat(300_000) + "é";
+        Path p = dir.resolve("long.jsonl");
+        Files.writeString(p, "{\"prompt\": \"a\"}\r\n{\"prompt\": \"" + big + "\"}\n\n{\"prompt\": \"" + big + "b\"}\n{\"prompt\": \"z\"}",
+                StandardCharsets.UTF_8);
+        List<PromptExample> xs = PromptExample.readJsonl(p);
+        assertEquals(List.of(new PromptExample("a"), new PromptExample(big), new PromptExample(big + "b"), new PromptExample("z")), xs);
+        Files.writeString(p, "{\"prompt\": \"" + big + "\"}\n\n\n{\"prompt\": 1}", StandardCharsets.UTF_8);
+        DataFormatException e = assertThrows(DataFormatException.class, () -> PromptExample.readJsonl(p));
+        assertEquals(4, e.line());
+    }
+
+    @Test
     void emptyFileGivesNoExamples() throws IOException {
         Path p = dir.resolve("empty.jsonl");
         Files.writeString(p, "\n\n");

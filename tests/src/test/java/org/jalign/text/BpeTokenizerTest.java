@@ -260,4 +260,23 @@ class BpeTokenizerTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Tokenizer.fromBytes(frame));
         assertTrue(e.getMessage().contains("truncated"), e.getMessage());
     }
+
+    @Test
+    void corruptedPayloadsWithValidChecksumsFailCleanly() {
+        byte[] good = BpeTokenizer.train("aa bb aa bb cc", 262, List.of(Tokenizer.END)).toBytes();
+        byte[] payload = Arrays.copyOfRange(good, 11, good.length - 4);
+        Random rnd = new Random(14);
+        for (int t = 0; t < 3000; t++) {
+            byte[] p = payload.clone();
+            for (int e = 0; e < 1 + rnd.nextInt(3); e++) p[rnd.nextInt(p.length)] = (byte) rnd.nextInt(256);
+            if (rnd.nextInt(10) == 0) p = Arrays.copyOf(p, rnd.nextInt(p.length));
+            byte[] frame = TextFixtures.frame(rnd.nextInt(20) == 0 ? 1 : 2, p);
+            try {
+                Tokenizer back = Tokenizer.fromBytes(frame);
+                back.decode(back.encodeWithSpecials("aa bb <|end|> cc dd"));
+            } catch (IllegalArgumentException expected) {
+                // a clear rejection
+            }
+        }
+    }
 }

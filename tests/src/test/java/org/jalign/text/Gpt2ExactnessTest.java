@@ -208,6 +208,18 @@ class Gpt2ExactnessTest {
     }
 
     @Test
+    void addingChatSpecialsKeepsGpt2Ids() {
+        BpeTokenizer chat = gpt2.withSpecials(Tokenizer.STANDARD_SPECIALS);
+        assertEquals(50257 + 5, chat.vocabSize());
+        assertEquals(50256, chat.tokenId(Tokenizer.ENDOFTEXT));
+        assertEquals(50257, chat.tokenId(Tokenizer.PAD));
+        assertEquals(50261, chat.tokenId(Tokenizer.END));
+        for (String s : TRICKY) assertArrayEquals(gpt2.encode(s), chat.encode(s));
+        assertArrayEquals(new int[] {50259, 15496, 50261}, chat.encodeWithSpecials("<|user|>Hello<|end|>"));
+        assertEquals(gpt2, gpt2.withSpecials(List.of(Tokenizer.ENDOFTEXT)));
+    }
+
+    @Test
     void specialTokenMatchesGpt2() {
         String a = "first document", b = " second document";
         int[] x = jtokkit.encodeOrdinary(a).toArray(), y = jtokkit.encodeOrdinary(b).toArray();

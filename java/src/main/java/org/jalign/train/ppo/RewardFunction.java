@@ -1,0 +1,1 @@
+package org.jalign.train.ppo; /** Scores responses to prompts (higher is better). */ public interface RewardFunction { /** One score per (prompt, response) pair. */ float[] score(java.util.List<int[]> promptIds, java.util.List<int[]> responseIds); }
