@@ -713,7 +713,7 @@ public final class Gpt implements AutoCloseable {
   /**
    * Runs Tq new tokens per row (B,Tq) at absolute positions pos..pos+Tq-1 through the model, appending their
    * keys and values to the cache, and returns the logits (B,Tq,Vp) (owned by the model, valid until the next
-   * cached call with the same (B,Tq)). kvStart (nullable): row b's first valid position (left padding), as in
+   * cached call). kvStart (nullable): row b's first valid position (left padding), as in
    * {@link #forward}; at pos > 0 it must be <= pos. A chunk at pos = 0 (the prefill) attends with the tiled
    * kernel ({@link org.jalign.backend.Backend#attentionForwardQkv}), later chunks with
    * {@link org.jalign.backend.Backend#attentionKvCache}; both append to the cache with
