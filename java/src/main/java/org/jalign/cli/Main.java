@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
     version = "jalign 0.1.0",
     description = "GPT pretraining, SFT, reward modelling, PPO-RLHF, inference and feedback on the JVM.",
     subcommands = {InfoCommand.class, LifecycleCommand.class, SftCommand.class, RewardCommand.class, DpoCommand.class,
-        ChatCommand.class, FeedbackCommand.class,
+        PpoCommand.class, ChatCommand.class, FeedbackCommand.class,
         CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
 

@@ -77,8 +77,12 @@ public final class FeedbackRefresh {
     ChatTemplate template = new ChatTemplate(tok);
     int maxPrompt = policy.config().contextLength() - ppoConfig.responseLength();
     PpoResult ppo;
-    try (PpoTrainer ppoTrainer = new PpoTrainer(policy, reference, rm, tok, ppoConfig, new ArrayList<>(prompts),
-        rm.trunk(), p -> template.renderPrompt(p, maxPrompt, ChatTemplate.Truncation.KEEP_PROMPT_TAIL_RESPONSE_HEAD))) {
+    List<int[]> promptIds = new ArrayList<>();
+    for (String p : prompts) {
+      promptIds.add(template.renderPrompt(p, maxPrompt, ChatTemplate.Truncation.KEEP_PROMPT_TAIL_RESPONSE_HEAD));
+    }
+    try (PpoTrainer ppoTrainer = PpoTrainer.fromPromptIds(policy, reference, rm, tok, ppoConfig, promptIds,
+        rm.trunk())) {
       ppo = ppoTrainer.train();
     }
     return new Result(fresh.size(), prefs.size() - fresh.size(), before, after, ppo);

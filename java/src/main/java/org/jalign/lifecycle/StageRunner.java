@@ -163,8 +163,12 @@ final class StageRunner {
         .out(lc.out()).build();
     ChatTemplate template = lc.template();
     int maxPrompt = cfg.contextLength - cfg.maxNewTokens;
-    try (PpoTrainer trainer = new PpoTrainer(policy, reference, rm, lc.tokenizer(), pc, prompts, rm.trunk(),
-        p -> template.renderPrompt(p, maxPrompt, ChatTemplate.Truncation.KEEP_PROMPT_TAIL_RESPONSE_HEAD))) {
+    List<int[]> promptIds = new ArrayList<>();
+    for (String p : prompts) {
+      promptIds.add(template.renderPrompt(p, maxPrompt, ChatTemplate.Truncation.KEEP_PROMPT_TAIL_RESPONSE_HEAD));
+    }
+    try (PpoTrainer trainer = PpoTrainer.fromPromptIds(policy, reference, rm, lc.tokenizer(), pc, promptIds,
+        rm.trunk())) {
       PpoResult r = trainer.train();
       double secs = Lifecycle.secs(t);
       if (cfg.progress) lc.out().println();

@@ -40,7 +40,8 @@ import org.jalign.text.Tokenizer;
  *
  * <p>One iteration ({@link PpoConfig#steps()} of them):
  * <ol>
- *   <li>the next batchSize prompts (a cursor walks the prompt list, wrapping around) are encoded; a prompt
+ *   <li>the next batchSize prompts are taken (a cursor walks the prompt list, wrapping around; prompt strings
+ *       are encoded with {@link Tokenizer#encodeWithSpecials} at construction); a prompt
  *       longer than contextLength - responseLength keeps its last tokens (truncation policy);</li>
  *   <li>batched KV-cached rollouts with {@link Generator} (temperature/top-k/top-p of the config, stopping at the
  *       tokenizer's end tokens, at most responseLength tokens);</li>
@@ -117,16 +118,33 @@ public final class PpoTrainer implements AutoCloseable {
    */
   public PpoTrainer(Gpt policy, Gpt reference, RewardFunction reward, Tokenizer tok, PpoConfig cfg,
       List<String> prompts, Gpt criticInit) {
-    this(policy, reference, reward, tok, cfg, prompts, criticInit, null);
+    this(policy, reference, reward, tok, cfg, encode(tok, prompts), criticInit, true);
   }
 
   /**
-   * As above, with the prompts turned into token ids by {@code promptEncoder} (null: plain {@code tok.encode}); a
-   * chat model takes its prompts rendered by {@link org.jalign.data.ChatTemplate#renderPrompt}, e.g.
-   * {@code p -> template.renderPrompt(p, maxLen, truncation)}, so rollouts start at the assistant turn.
+   * A trainer over already tokenized prompts (e.g. rendered with {@link org.jalign.data.ChatTemplate#renderPrompt});
+   * {@code criticInit} as in the seven-argument constructor.
    */
-  public PpoTrainer(Gpt policy, Gpt reference, RewardFunction reward, Tokenizer tok, PpoConfig cfg,
-      List<String> prompts, Gpt criticInit, java.util.function.Function<String, int[]> promptEncoder) {
+  public static PpoTrainer fromPromptIds(Gpt policy, Gpt reference, RewardFunction reward, Tokenizer tok,
+      PpoConfig cfg, List<int[]> promptIds, Gpt criticInit) {
+    return new PpoTrainer(policy, reference, reward, tok, cfg, promptIds, criticInit, true);
+  }
+
+  /** Prompt strings are encoded with {@link Tokenizer#encodeWithSpecials}, so chat-template markers stay special. */
+  private static List<int[]> encode(Tokenizer tok, List<String> prompts) {
+    if (tok == null) throw new IllegalArgumentException("tokenizer is null");
+    if (prompts == null) throw new IllegalArgumentException("prompts must be non-empty");
+    List<int[]> ids = new ArrayList<>(prompts.size());
+    for (int i = 0; i < prompts.size(); i++) {
+      String p = prompts.get(i);
+      if (p == null) throw new IllegalArgumentException("prompts[" + i + "] is null");
+      ids.add(tok.encodeWithSpecials(p));
+    }
+    return ids;
+  }
+
+  private PpoTrainer(Gpt policy, Gpt reference, RewardFunction reward, Tokenizer tok, PpoConfig cfg,
+      List<int[]> prompts, Gpt criticInit, boolean checked) {
     if (policy == null) throw new IllegalArgumentException("policy is null");
     if (reference == null) throw new IllegalArgumentException("reference is null");
     if (reference == policy) throw new IllegalArgumentException("the reference must be a separate, frozen model");
@@ -161,9 +179,14 @@ public final class PpoTrainer implements AutoCloseable {
     this.prompts = new ArrayList<>(prompts.size());
     int maxPrompt = ctx - cfg.responseLength();
     for (int i = 0; i < prompts.size(); i++) {
-      String p = prompts.get(i);
-      if (p == null) throw new IllegalArgumentException("prompts[" + i + "] is null");
-      int[] ids = promptEncoder == null ? tok.encode(p) : promptEncoder.apply(p);
+      int[] ids = prompts.get(i);
+      if (ids == null) throw new IllegalArgumentException("prompts[" + i + "] is null");
+      for (int id : ids) {
+        if (id < 0 || id >= tok.vocabSize()) {
+          throw new IllegalArgumentException("prompts[" + i + "] has token " + id + " outside the vocabulary");
+        }
+      }
+      ids = ids.clone();
       if (ids.length == 0) throw new IllegalArgumentException("prompts[" + i + "] encodes to no tokens");
       if (ids.length > maxPrompt) ids = Arrays.copyOfRange(ids, ids.length - maxPrompt, ids.length);
       this.prompts.add(ids);
