@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # jalign GPU check: the one script to run on a GPU machine, from the repository root.
 #
-#   cuda-kernels/bench/gpu-check.sh [--no-build] [--prebuilt] [--build-only] [--quick] [--no-java]
+#   cuda-kernels/bench/gpu-check.sh [--no-build] [--prebuilt] [--build-only] [--quick] [--no-java] [--java-only]
 #
 # Works in $GPU_WORK (default /tmp/jalign-gpu-work): one log per step in logs/, the benchmark JSON
 # (bench_kernels.json), the PyTorch comparison (torch_compare.json, .md), the GPT-2 training comparison
@@ -15,7 +15,11 @@
 # Steps: environment (nvidia-smi, nvcc, java, python/torch, cmake); build of the native CUDA harness with CMake
 # (cuda-kernels/CMakeLists.txt builds every test/*.cu and bench/*.cu into build-cuda/<name>), or, when CMake or
 # that file is missing or the build fails, a direct nvcc build of the same executables; every build-cuda/test_*;
-# build-cuda/bench_kernels; cuda-kernels/bench/torch_compare.py; the Java checks (run_java_checks).
+# the Java checks (run_java_checks: backend info, cuda-tagged JUnit tests, BackendTest, lifecycle --quick on
+# cuda); the GPT-2 124M training throughput of jalign (GptTrainThroughput) and of Hugging Face PyTorch
+# (hf_gpt2_train.py) with gpt_train.md comparing them (run_gpt_train); build-cuda/bench_kernels;
+# cuda-kernels/bench/torch_compare.py. The Java parts come before the kernel benchmarks so that a slow build
+# cannot starve them.
 #
 #   --no-build    use the executables already in build-cuda/ (e.g. built on another machine with
 #                 --build-only and carried over; they link the CUDA runtime statically)
@@ -24,6 +28,8 @@
 #                 else build (the carried build from another machine may not match this one's libraries)
 #   --quick       fewer benchmark repeats
 #   --no-java     skip the Java checks and the GPT-2 training comparison
+#   --java-only   only the environment, the Java checks and the GPT-2 training comparison (no native build,
+#                 tests or kernel benchmarks): for a short rerun
 # The Java checks use the folder made by cuda-kernels/bench/pack-java.sh (GPU_CARRY, default .gpu-carry): its
 # jlinked runtime when no java >= 17 is on PATH, its class path, the JUnit console launcher; the CUDA libraries
 # for cuBLAS come from this machine (PyTorch's nvidia/*/lib, /usr/local/cuda/lib64).
@@ -39,6 +45,7 @@ BUILD_ONLY=0
 QUICK=0
 PREBUILT=0
 NO_JAVA=0
+JAVA_ONLY=0
 for a in "$@"; do
   case "$a" in
     --no-build) NO_BUILD=1 ;;
@@ -46,6 +53,7 @@ for a in "$@"; do
     --quick) QUICK=1 ;;
     --prebuilt) PREBUILT=1 ;;
     --no-java) NO_JAVA=1 ;;
+    --java-only) JAVA_ONLY=1 ;;
     -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
     *) echo "unknown argument: $a" >&2; exit 2 ;;
   esac
@@ -236,14 +244,14 @@ build_nvcc() {
 
 build() {
   if [ -f cuda-kernels/CMakeLists.txt ] && command -v cmake >/dev/null 2>&1; then
-    if step build_cmake "${STEP_TIMEOUT_BUILD:-420}" build_cmake; then
+    if step build_cmake "${STEP_TIMEOUT_BUILD:-300}" build_cmake; then
       return 0
     fi
     echo "CMake build failed; trying the direct nvcc build"
   else
     note build_cmake "skipped (no cmake or no cuda-kernels/CMakeLists.txt)"
   fi
-  step build_nvcc "${STEP_TIMEOUT_BUILD:-420}" build_nvcc
+  step build_nvcc "${STEP_TIMEOUT_BUILD:-300}" build_nvcc
 }
 
 # ------------------------------------------------------------------ Java
@@ -402,6 +410,15 @@ prebuilt_ok() {
   return 0
 }
 
+if [ "$JAVA_ONLY" -eq 1 ]; then
+  run_java_checks
+  run_gpt_train
+  note total "seconds=$(( $(date +%s) - START_TIME )) budget=${BUDGET}"
+  collect
+  echo; echo "=== summary ($SUMMARY; returned files in $RESULTS)"; cat "$SUMMARY"
+  exit "$FAILED"
+fi
+
 if [ "$PREBUILT" -eq 1 ] && prebuilt_ok; then
   note build "skipped (--prebuilt: carried $BUILD_DIR/ executables load here)"
 elif [ "$NO_BUILD" -eq 0 ] || [ "$PREBUILT" -eq 1 ]; then
@@ -426,6 +443,13 @@ for t in "${tests[@]}"; do
   step "$(basename "$t")" "${STEP_TIMEOUT_TEST:-240}" "$t"
 done
 
+if [ "$NO_JAVA" -eq 0 ]; then
+  run_java_checks
+  run_gpt_train
+else
+  note java "skipped (--no-java)"
+fi
+
 bench_args=(--json "$OUT/bench_kernels.json")
 torch_args=(--ours "$OUT/bench_kernels.json" --json "$OUT/torch_compare.json" --md "$OUT/torch_compare.md")
 if [ "$QUICK" -eq 1 ]; then
@@ -443,13 +467,6 @@ if command -v python3 >/dev/null 2>&1; then
   step torch_compare "${STEP_TIMEOUT_BENCH:-150}" python3 cuda-kernels/bench/torch_compare.py "${torch_args[@]}"
 else
   note torch_compare "python3 not found"
-fi
-
-if [ "$NO_JAVA" -eq 0 ]; then
-  run_java_checks
-  run_gpt_train
-else
-  note java "skipped (--no-java)"
 fi
 
 note total "seconds=$(( $(date +%s) - START_TIME )) budget=${BUDGET}"
