@@ -30,8 +30,9 @@
 #   --no-java     skip the Java checks and the GPT-2 training comparison
 #   --java-only   only the environment, the Java checks and the GPT-2 training comparison (no native build,
 #                 tests or kernel benchmarks): for a short rerun
-# The Java checks use the folder made by cuda-kernels/bench/pack-java.sh (GPU_CARRY, default .gpu-carry): its
-# jlinked runtime when no java >= 17 is on PATH, its class path, the JUnit console launcher; the CUDA libraries
+# The Java checks use the folder made by cuda-kernels/bench/pack-java.sh (GPU_CARRY, default .gpu-carry), whose
+# java-carry.tar.xz is unpacked into GPU_JAVA_DIR (default /tmp/jalign-java): its jlinked runtime when no
+# java >= 17 is on PATH, its class path, the JUnit console launcher; the CUDA libraries
 # for cuBLAS come from this machine (PyTorch's nvidia/*/lib, /usr/local/cuda/lib64).
 # Per-step time limits (seconds) can be set with STEP_TIMEOUT_BUILD, STEP_TIMEOUT_TEST, STEP_TIMEOUT_BENCH.
 # The CMake build targets the local GPU's architecture only (faster); CUDA_ARCHS=default keeps the
@@ -77,6 +78,7 @@ START_TIME=$(date +%s)
 BUDGET="${GPU_CHECK_BUDGET:-540}"
 GPU_CARRY="${GPU_CARRY:-.gpu-carry}"
 [ -d "$GPU_CARRY" ] && GPU_CARRY="$(cd "$GPU_CARRY" && pwd)"
+GPU_JAVA_DIR="${GPU_JAVA_DIR:-${TMPDIR:-/tmp}/jalign-java}"
 JOBS="$(nproc 2>/dev/null || echo 4)"
 
 if [ -d /usr/local/cuda/bin ]; then
@@ -256,34 +258,59 @@ build() {
 
 # ------------------------------------------------------------------ Java
 
-# java_setup: exports JAVA (a java >= 17: the PATH one, else the carried jlinked runtime), JCP (the class path
-# from pack-java.sh, absolute), JUNIT (the console launcher), JOPTS, and LD_LIBRARY_PATH with this machine's
+# java_unpack: unpacks $GPU_CARRY/java-carry.tar.xz (made by pack-java.sh) into $GPU_JAVA_DIR, once; with tar
+# and xz, else with python3's tarfile. A $GPU_CARRY that already holds classpath.txt is used as it is.
+java_unpack() {
+  if [ -f "$GPU_CARRY/classpath.txt" ]; then echo "using the unpacked $GPU_CARRY"; return 0; fi
+  local arc="$GPU_CARRY/java-carry.tar.xz"
+  [ -f "$arc" ] || { echo "no $arc: run cuda-kernels/bench/pack-java.sh and carry .gpu-carry"; return 1; }
+  rm -rf "$GPU_JAVA_DIR"
+  mkdir -p "$GPU_JAVA_DIR"
+  if command -v xz >/dev/null 2>&1 && tar -C "$GPU_JAVA_DIR" -xJf "$arc"; then
+    :
+  elif command -v python3 >/dev/null 2>&1; then
+    echo "tar/xz failed or missing: unpacking with python3"
+    rm -rf "$GPU_JAVA_DIR"; mkdir -p "$GPU_JAVA_DIR"
+    python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$arc" "$GPU_JAVA_DIR" || return 1
+  else
+    return 1
+  fi
+  chmod +x "$GPU_JAVA_DIR"/jre/bin/* 2>/dev/null
+  du -sh "$GPU_JAVA_DIR"
+  cat "$GPU_JAVA_DIR/classpath.txt" | tr ':' '\n' | head -40
+}
+
+# java_setup (after java_unpack): exports JAVA (a java >= 17: the PATH one, else the carried jlinked runtime),
+# JCP (the class path from pack-java.sh, absolute), JUNIT (the console launcher), JOPTS, and LD_LIBRARY_PATH with this machine's
 # CUDA libraries (PyTorch's nvidia/*/lib, /usr/local/cuda/lib64, the driver's) first and the carried fallback
 # C++ runtime last. Returns 1 when no usable Java or no packed folder is found.
 java_setup() {
+  local J="$GPU_JAVA_DIR"
+  [ -f "$GPU_CARRY/classpath.txt" ] && J="$GPU_CARRY"
   JAVA=""
   if command -v java >/dev/null 2>&1; then
     local v
     v="$(java -version 2>&1 | head -1 | sed -E 's/.*version "([0-9]+).*/\1/')"
     [[ "$v" =~ ^[0-9]+$ ]] && [ "$v" -ge 17 ] && JAVA="$(command -v java)"
   fi
-  if [ -z "$JAVA" ] && [ -x "$GPU_CARRY/jre/bin/java" ]; then JAVA="$GPU_CARRY/jre/bin/java"; fi
-  if [ -z "$JAVA" ]; then echo "no java >= 17 on PATH and no $GPU_CARRY/jre"; return 1; fi
-  if [ ! -f "$GPU_CARRY/classpath.txt" ]; then
-    echo "no $GPU_CARRY/classpath.txt: run cuda-kernels/bench/pack-java.sh here first and carry .gpu-carry"
+  if [ -z "$JAVA" ] && [ -x "$J/jre/bin/java" ]; then JAVA="$J/jre/bin/java"; fi
+  if [ -z "$JAVA" ]; then echo "no java >= 17 on PATH and no $J/jre (did java_unpack run?)"; return 1; fi
+  if [ ! -f "$J/classpath.txt" ]; then
+    echo "no $J/classpath.txt: run cuda-kernels/bench/pack-java.sh here first and carry .gpu-carry"
     return 1
   fi
   local rel entry
   JCP=""
-  IFS=: read -r -a rel < "$GPU_CARRY/classpath.txt"
-  for entry in "${rel[@]}"; do JCP="${JCP:+$JCP:}$GPU_CARRY/$entry"; done  # entries are relative to GPU_CARRY
-  JUNIT="$GPU_CARRY/junit/junit-platform-console-standalone.jar"
+  IFS=: read -r -a rel < "$J/classpath.txt"
+  for entry in "${rel[@]}"; do JCP="${JCP:+$JCP:}$J/$entry"; done  # entries are relative to the packed folder
+  JTESTS="$J/classes/tests"
+  JUNIT="$J/junit/junit-platform-console-standalone.jar"
   local dirs
   dirs="$(cuda_lib_dirs)"
-  export LD_LIBRARY_PATH="${dirs:+$dirs:}${LD_LIBRARY_PATH:-}${LD_LIBRARY_PATH:+:}$GPU_CARRY/native"
+  export LD_LIBRARY_PATH="${dirs:+$dirs:}${LD_LIBRARY_PATH:-}${LD_LIBRARY_PATH:+:}$J/native"
   export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
   JOPTS="-Xmx24g -Djava.awt.headless=true -Dorg.bytedeco.javacpp.pathsFirst=true -Djava.library.path=${dirs}"
-  export JAVA JCP JUNIT JOPTS
+  export JAVA JCP JUNIT JOPTS JTESTS
   echo "java: $JAVA ($("$JAVA" -version 2>&1 | head -1))"
   echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
   return 0
@@ -336,13 +363,13 @@ java_tests() {
   local what="$1" reports="$OUT/junit-$2" sel=()
   mkdir -p "$reports"
   if [ "$what" = cuda ]; then
-    sel=(--scan-class-path "$GPU_CARRY/classes/tests" --include-tag cuda)
+    sel=(--scan-class-path "$JTESTS" --include-tag cuda)
   else
     local c
     for c in $what; do sel+=(--select-class "$c"); done
   fi
   # shellcheck disable=SC2086
-  "$JAVA" $JOPTS -jar "$JUNIT" execute --class-path "$JCP:$GPU_CARRY/classes/tests" "${sel[@]}" \
+  "$JAVA" $JOPTS -jar "$JUNIT" execute --class-path "$JCP:$JTESTS" "${sel[@]}" \
     --details=tree --disable-banner --reports-dir "$reports"
 }
 
@@ -366,6 +393,7 @@ gpt_train_jalign() {
 
 # The Java checks of the CUDA backend, each a step with its own limit and exit code in the summary.
 run_java_checks() {
+  step java_unpack 90 java_unpack
   step java_info 60 java_info
   step java_cuda_tests 150 java_tests cuda cuda
   step java_backend_tests 90 java_tests "org.jalign.backend.BackendTest" backend
@@ -392,9 +420,9 @@ run_gpt_train() {
 
 # ------------------------------------------------------------------ main
 
-export -f environment cmake_arch_args build_cmake build_nvcc gpu_gencode java_setup cuda_lib_dirs java_info \
+export -f environment cmake_arch_args build_cmake build_nvcc gpu_gencode java_unpack java_setup cuda_lib_dirs java_info \
   java_tests java_lifecycle gpt_train_jalign
-export BUILD_DIR JOBS OUT GPU_CARRY
+export BUILD_DIR JOBS OUT GPU_CARRY GPU_JAVA_DIR
 export PYTHONUNBUFFERED=1
 
 step environment 120 environment

@@ -7,7 +7,10 @@
 # Once per checkout, keep the folder out of git (not committed; .git/info/exclude is local):
 #   echo /.gpu-carry/ >> .git/info/exclude
 #
-# Contents of DIR:
+# DIR (default .gpu-carry/) then holds java-carry.tar.xz (what travels; gpu-check.sh unpacks it on the GPU
+# machine), MANIFEST.txt and info-here.txt. The unpacked tree is staged in target/gpu-carry/ (ignored, never
+# carried). xz is used because the jlinked runtime and libopenblas compress three times better than in zip.
+# Contents of the archive:
 #   classes/{jalign,bindings,tests,benchmarks}/  compiled classes; bindings/ holds libjniJalignNative.so with
 #                                                the CUDA kernels (built with JALIGN_CUDA=on)
 #   lib/*.jar                                    runtime jars; the org.bytedeco native jars trimmed to what x86-64
@@ -25,12 +28,13 @@
 # Maven runs offline (-o): every dependency must already be in ~/.m2.
 set -euo pipefail
 
-DEST=.gpu-carry
+CARRY=.gpu-carry
+DEST=target/gpu-carry
 BUILD=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-build) BUILD=0 ;;
-    --out) DEST="$2"; shift ;;
+    --out) CARRY="$2"; shift ;;
     -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
@@ -53,7 +57,7 @@ so=bindings/target/classes/org/jalign/bindings/linux-x86_64/libjniJalignNative.s
 for d in java/target/classes tests/target/test-classes benchmarks/target/classes; do
   [ -d "$d" ] || { echo "missing $d: build first" >&2; exit 1; }
 done
-if ! nm -D --defined-only "$so" 2>/dev/null | grep -q -i 'cuda\|jalign_cuda'; then
+if [ "$(nm -D --defined-only "$so" 2>/dev/null | grep -c 'jalign4cuda')" -eq 0 ]; then
   echo "[pack] WARNING: $so shows no CUDA symbols; was it built with JALIGN_CUDA=on?" >&2
 fi
 
@@ -84,7 +88,8 @@ trim_jar() {
     echo "$rel" | grep -Eq "$keep" || rm -f "$f"
   done
   find "$tmp" -type d -empty -delete
-  (cd "$tmp" && zip -q -r -9 "$dst" .)
+  # stored, not deflated: the xz archive compresses the native libraries far better
+  (cd "$tmp" && zip -q -r -0 "$dst" .)
   rm -rf "$tmp"
 }
 
@@ -103,6 +108,8 @@ while read -r jar; do
       trim_jar "$jar" "$PWD/$DEST/lib/$base" '/(libjnicudart\.so|libjnicublas\.so)$' ;;
     *-linux-*.jar|*-macosx-*.jar|*-windows-*.jar|*-android-*.jar|*-ios-*.jar)
       case "$base" in *-linux-x86_64.jar) cp "$jar" "$DEST/lib/" ;; *) ;; esac ;;
+    # jalign's own classes are carried as class folders (the bindings folder holds the JNI library)
+    jalign-*.jar) ;;
     *) cp "$jar" "$DEST/lib/" ;;
   esac
 done < "$cpfile.lines"
@@ -139,22 +146,31 @@ mods="$(jdeps --print-module-deps --ignore-missing-deps --multi-release 17 -q \
   "$DEST/junit/junit-platform-console-standalone.jar" 2>/dev/null | tail -1)"
 mods="${mods:+$mods,}jdk.unsupported,jdk.crypto.ec,jdk.zipfs"
 echo "[pack] jlink modules: $mods"
-jlink --add-modules "$mods" --strip-debug --no-header-files --no-man-pages --compress=2 --output "$DEST/jre"
+# --compress=0: the xz archive below compresses the runtime to about a third of jlink's own --compress=2
+jlink --add-modules "$mods" --strip-debug --strip-native-debug-symbols=exclude-debuginfo-files --no-header-files \
+  --no-man-pages --compress=0 --output "$DEST/jre"
 
 # smoke test of the packed runtime
 "$DEST/jre/bin/java" -cp "$(abs_cp)" -Djalign.backend=cpu org.jalign.cli.Main info \
   > "$DEST/info-here.txt" 2>&1 || echo "[pack] WARNING: 'Main info' failed with the packed runtime (see $DEST/info-here.txt)"
 
+rm -rf "$CARRY"; mkdir -p "$CARRY"
+rm -f "$CARRY/java-carry.tar.xz"
+echo "[pack] writing $CARRY/java-carry.tar.xz (xz; a few minutes on a loaded machine)"
+tar -C "$DEST" -cf - . | nice xz -"${XZ_LEVEL:-4}" -T0 > "$CARRY/java-carry.tar.xz"
+cp "$DEST/info-here.txt" "$CARRY/"
 {
   echo "packed $(date -u +%FT%TZ) from $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
   echo "jlink modules: $mods"
+  echo "unpacked (in $DEST):"
   du -sh "$DEST"/* | sort -h
-  echo "total: $(du -sb "$DEST" | cut -f1) bytes ($(du -sh "$DEST" | cut -f1))"
+  echo "unpacked total: $(du -sh "$DEST" | cut -f1)"
+  echo "carried: $CARRY/java-carry.tar.xz $(stat -c %s "$CARRY/java-carry.tar.xz") bytes ($(du -sh "$CARRY/java-carry.tar.xz" | cut -f1))"
   echo "jars:"
   ls -la "$DEST"/lib
-} > "$DEST/MANIFEST.txt"
-cat "$DEST/MANIFEST.txt"
-total=$(du -sb "$DEST" | cut -f1)
+} > "$CARRY/MANIFEST.txt"
+cat "$CARRY/MANIFEST.txt"
+total=$(du -sb "$CARRY" | cut -f1)
 if [ "$total" -gt $((48 * 1024 * 1024)) ]; then
-  echo "[pack] WARNING: $DEST is $((total / 1048576)) MiB; the tree that travels must stay under 64 MiB" >&2
+  echo "[pack] WARNING: $CARRY is $((total / 1048576)) MiB; the tree that travels must stay under 64 MiB" >&2
 fi
