@@ -288,7 +288,8 @@ java_setup() {
   local J="$GPU_JAVA_DIR"
   [ -f "$GPU_CARRY/classpath.txt" ] && J="$GPU_CARRY"
   JAVA=""
-  if command -v java >/dev/null 2>&1; then
+  # GPU_CARRIED_JAVA=1 uses the carried runtime even where a java is on PATH (to rehearse it)
+  if [ "${GPU_CARRIED_JAVA:-0}" != 1 ] && command -v java >/dev/null 2>&1; then
     local v
     v="$(java -version 2>&1 | head -1 | sed -E 's/.*version "([0-9]+).*/\1/')"
     [[ "$v" =~ ^[0-9]+$ ]] && [ "$v" -ge 17 ] && JAVA="$(command -v java)"
@@ -370,7 +371,7 @@ java_tests() {
   fi
   # shellcheck disable=SC2086
   "$JAVA" $JOPTS -jar "$JUNIT" execute --class-path "$JCP:$JTESTS" "${sel[@]}" \
-    --details=tree --disable-banner --reports-dir "$reports"
+    --details=tree --disable-banner --disable-ansi-colors --reports-dir "$reports"
 }
 
 java_lifecycle() {
