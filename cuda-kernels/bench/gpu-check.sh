@@ -310,7 +310,9 @@ java_setup() {
   dirs="$(cuda_lib_dirs)"
   export LD_LIBRARY_PATH="${dirs:+$dirs:}${LD_LIBRARY_PATH:-}${LD_LIBRARY_PATH:+:}$J/native"
   export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+  # JALIGN_JAVA_OPTS adds JVM options, e.g. -Djalign.cublas=false (jalign's own CUDA SGEMM instead of cuBLAS)
   JOPTS="-Xmx24g -Djava.awt.headless=true -Dorg.bytedeco.javacpp.pathsFirst=true -Djava.library.path=${dirs}"
+  JOPTS="$JOPTS ${JALIGN_JAVA_OPTS:-}"
   export JAVA JCP JUNIT JOPTS JTESTS
   echo "java: $JAVA ($("$JAVA" -version 2>&1 | head -1))"
   echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
