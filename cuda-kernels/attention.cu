@@ -12,6 +12,10 @@
 //     tiles, both recomputing P = exp(S - lse). No atomics: results are deterministic.
 //   bf16: the same algorithm on tensor cores (mma.sync m16n8k16 bf16 -> fp32, ldmatrix, cp.async double
 //     buffering of K/V in the forward). P and dS are rounded to bf16 for the second MMA (as FlashAttention).
+//     Forward tiles: 128 query rows per block (4 warps x 2 m-tiles of 16); JALIGN_ATTN_FWD_TILE=64 in the
+//     environment selects 64-row tiles (a benchmark comparison). Backward: dK/dV blocks of 64 keys (16 per
+//     warp, transposed products) and dQ blocks of 64 queries; D = rowsum(dout*out) in a stream-ordered
+//     scratch buffer (cudaMallocAsync; cudaMalloc where memory pools are unsupported).
 //   decode: kvcache_append copies new rows into the cache; attention_kvcache runs one block per query and
 //     head, eight warps splitting the keys, merged by their (max, sum) at the end.
 // Launchers return cudaError_t values; arguments were checked by the ABI layer.
@@ -22,6 +26,8 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
 #include "common/attention_mma.cuh"
 #include "jalign_cuda.h"
@@ -307,14 +313,16 @@ __global__ void __launch_bounds__(256) attn_bwd_dq_f32_kernel(float* dq, const f
 
 // ------------------------------------------------------------------ bf16 forward (tensor cores)
 
-// Block: 4 warps x 16 query rows = 64 rows of one (b, h); K/V tiles of 64 keys, double-buffered by cp.async.
-// Shared: Q (64, HS+8), K[2] (64, HS+8), V[2] (64, HS+8), bf16.
-template <int HS>
+// Block: 4 warps x WM m-tiles of 16 query rows (BR = 64*WM rows of one (b, h)); warp w owns rows
+// [16*WM*w, 16*WM*(w+1)) of the tile. K/V tiles of BC keys, double-buffered by cp.async. With WM = 2 each K/V
+// fragment read from shared memory feeds two MMAs (FlashAttention-2's 128-row tiles).
+// Shared: Q (BR, HS+8), K[2] (BC, HS+8), V[2] (BC, HS+8), bf16.
+template <int HS, int WM, int BC>
 __global__ void __launch_bounds__(128) attn_fwd_bf16_kernel(bf16* out, float* lse, const bf16* q, const bf16* k,
                                                             const bf16* v, int64_t ld, int T, int NH,
                                                             const int32_t* kv_start, const int32_t* kv_end,
                                                             float scale_log2, bool aligned) {
-    constexpr int BR = 64, BC = 64, NT = 128, STR = HS + 8, NTS = BC / 8, NTO = HS / 8;
+    constexpr int BR = 64 * WM, NT = 128, STR = HS + 8, NTS = BC / 8, NTO = HS / 8;
     extern __shared__ __align__(16) unsigned char smem_raw[];
     bf16* Qs = reinterpret_cast<bf16*>(smem_raw);
     bf16* Ks0 = Qs + BR * STR;
@@ -327,13 +335,21 @@ __global__ void __launch_bounds__(128) attn_fwd_bf16_kernel(bf16* out, float* ls
     row_range(kv_start, kv_end, b, T, s, e);
     const int64_t C = (int64_t)NH * HS;
     const int64_t bq = (int64_t)b * T * ld + (int64_t)h * HS;
-    const int row0 = q0 + warp * 16 + g, row1 = row0 + 8;
+    const int wr = warp * 16 * WM;   // first row of this warp within the tile
+    const int wrow0 = q0 + wr;       // first absolute row of this warp
     const int kend = min(e, q0 + BR);
 
-    float o[NTO][4];
+    float o[WM][NTO][4];
 #pragma unroll
-    for (int n = 0; n < NTO; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
-    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+    for (int mt = 0; mt < WM; mt++)
+#pragma unroll
+        for (int n = 0; n < NTO; n++) o[mt][n][0] = o[mt][n][1] = o[mt][n][2] = o[mt][n][3] = 0.f;
+    float m[WM][2], l[WM][2];
+#pragma unroll
+    for (int mt = 0; mt < WM; mt++) {
+        m[mt][0] = m[mt][1] = -INFINITY;
+        l[mt][0] = l[mt][1] = 0.f;
+    }
 
     const bool any = max(s, q0) < min(e, q0 + BR);  // some row of the tile is valid
     if (any) {
@@ -356,72 +372,90 @@ __global__ void __launch_bounds__(128) attn_fwd_bf16_kernel(bf16* out, float* ls
             __syncthreads();
             const bf16* Ks = Ks0 + (it & 1) * BC * STR;
             const bf16* Vs = Vs0 + (it & 1) * BC * STR;
-            if (j0 <= q0 + warp * 16 + 15) {  // else every key of the tile is in this warp's future
-                float S[NTS][4];
+            if (j0 <= wrow0 + 16 * WM - 1) {  // else every key of the tile is in this warp's future
+                float S[WM][NTS][4];
 #pragma unroll
-                for (int n = 0; n < NTS; n++) S[n][0] = S[n][1] = S[n][2] = S[n][3] = 0.f;
+                for (int mt = 0; mt < WM; mt++)
+#pragma unroll
+                    for (int n = 0; n < NTS; n++) S[mt][n][0] = S[mt][n][1] = S[mt][n][2] = S[mt][n][3] = 0.f;
 #pragma unroll
                 for (int kk = 0; kk < HS / 16; kk++) {
-                    uint32_t a[4];
-                    load_a(a, Qs, STR, warp * 16, kk * 16, lane);
+                    uint32_t a[WM][4];
+#pragma unroll
+                    for (int mt = 0; mt < WM; mt++) load_a(a[mt], Qs, STR, wr + mt * 16, kk * 16, lane);
 #pragma unroll
                     for (int np = 0; np < BC / 16; np++) {
                         uint32_t bb[4];
                         load_b_nk(bb, Ks, STR, np * 16, kk * 16, lane);
-                        mma_bf16(S[2 * np], a, bb[0], bb[1]);
-                        mma_bf16(S[2 * np + 1], a, bb[2], bb[3]);
+#pragma unroll
+                        for (int mt = 0; mt < WM; mt++) {
+                            mma_bf16(S[mt][2 * np], a[mt], bb[0], bb[1]);
+                            mma_bf16(S[mt][2 * np + 1], a[mt], bb[2], bb[3]);
+                        }
                     }
                 }
-                const bool need_mask = (j0 + BC - 1 > q0 + warp * 16) || (j0 + BC > kend);
 #pragma unroll
-                for (int n = 0; n < NTS; n++) {
-#pragma unroll
-                    for (int r = 0; r < 4; r++) {
-                        const int j = j0 + n * 8 + 2 * c + (r & 1);
-                        const int row = r < 2 ? row0 : row1;
-                        S[n][r] = (need_mask && (j > row || j >= kend)) ? -INFINITY : S[n][r] * scale_log2;
-                    }
-                }
-                float alpha[2];
-#pragma unroll
-                for (int hf = 0; hf < 2; hf++) {
-                    float mx = -INFINITY;
-#pragma unroll
-                    for (int n = 0; n < NTS; n++) mx = fmaxf(mx, fmaxf(S[n][2 * hf], S[n][2 * hf + 1]));
-                    mx = quad_max(mx);
-                    const float mnew = fmaxf(m[hf], mx);
-                    const float ms = mnew == -INFINITY ? 0.f : mnew;
-                    alpha[hf] = exp2f(m[hf] - ms);
-                    float sum = 0.f;
+                for (int mt = 0; mt < WM; mt++) {
+                    const int r0 = wrow0 + mt * 16 + g;  // this thread's rows: r0 and r0 + 8
+                    const bool need_mask = (j0 + BC - 1 > wrow0 + mt * 16) || (j0 + BC > kend);
 #pragma unroll
                     for (int n = 0; n < NTS; n++) {
-                        S[n][2 * hf] = exp2f(S[n][2 * hf] - ms);
-                        S[n][2 * hf + 1] = exp2f(S[n][2 * hf + 1] - ms);
-                        sum += S[n][2 * hf] + S[n][2 * hf + 1];
-                    }
-                    l[hf] = l[hf] * alpha[hf] + sum;  // per-thread partial row sum (quad-reduced at the end)
-                    m[hf] = mnew;
-                }
 #pragma unroll
-                for (int n = 0; n < NTO; n++) {
-                    o[n][0] *= alpha[0];
-                    o[n][1] *= alpha[0];
-                    o[n][2] *= alpha[1];
-                    o[n][3] *= alpha[1];
+                        for (int r = 0; r < 4; r++) {
+                            const int j = j0 + n * 8 + 2 * c + (r & 1);
+                            const int row = r0 + (r < 2 ? 0 : 8);
+                            S[mt][n][r] = (need_mask && (j > row || j >= kend)) ? -INFINITY
+                                                                                 : S[mt][n][r] * scale_log2;
+                        }
+                    }
+                    float alpha[2];
+#pragma unroll
+                    for (int hf = 0; hf < 2; hf++) {
+                        float mx = -INFINITY;
+#pragma unroll
+                        for (int n = 0; n < NTS; n++)
+                            mx = fmaxf(mx, fmaxf(S[mt][n][2 * hf], S[mt][n][2 * hf + 1]));
+                        mx = quad_max(mx);
+                        const float mnew = fmaxf(m[mt][hf], mx);
+                        const float ms = mnew == -INFINITY ? 0.f : mnew;
+                        alpha[hf] = exp2f(m[mt][hf] - ms);
+                        float sum = 0.f;
+#pragma unroll
+                        for (int n = 0; n < NTS; n++) {
+                            S[mt][n][2 * hf] = exp2f(S[mt][n][2 * hf] - ms);
+                            S[mt][n][2 * hf + 1] = exp2f(S[mt][n][2 * hf + 1] - ms);
+                            sum += S[mt][n][2 * hf] + S[mt][n][2 * hf + 1];
+                        }
+                        l[mt][hf] = l[mt][hf] * alpha[hf] + sum;  // per-thread partial (quad-reduced at the end)
+                        m[mt][hf] = mnew;
+                    }
+#pragma unroll
+                    for (int n = 0; n < NTO; n++) {
+                        o[mt][n][0] *= alpha[0];
+                        o[mt][n][1] *= alpha[0];
+                        o[mt][n][2] *= alpha[1];
+                        o[mt][n][3] *= alpha[1];
+                    }
                 }
 #pragma unroll
                 for (int kk = 0; kk < BC / 16; kk++) {
-                    uint32_t a[4];
-                    a[0] = pack_bf16(S[2 * kk][0], S[2 * kk][1]);
-                    a[1] = pack_bf16(S[2 * kk][2], S[2 * kk][3]);
-                    a[2] = pack_bf16(S[2 * kk + 1][0], S[2 * kk + 1][1]);
-                    a[3] = pack_bf16(S[2 * kk + 1][2], S[2 * kk + 1][3]);
+                    uint32_t a[WM][4];
+#pragma unroll
+                    for (int mt = 0; mt < WM; mt++) {
+                        a[mt][0] = pack_bf16(S[mt][2 * kk][0], S[mt][2 * kk][1]);
+                        a[mt][1] = pack_bf16(S[mt][2 * kk][2], S[mt][2 * kk][3]);
+                        a[mt][2] = pack_bf16(S[mt][2 * kk + 1][0], S[mt][2 * kk + 1][1]);
+                        a[mt][3] = pack_bf16(S[mt][2 * kk + 1][2], S[mt][2 * kk + 1][3]);
+                    }
 #pragma unroll
                     for (int np = 0; np < HS / 16; np++) {
                         uint32_t bb[4];
                         load_b_kn(bb, Vs, STR, kk * 16, np * 16, lane);
-                        mma_bf16(o[2 * np], a, bb[0], bb[1]);
-                        mma_bf16(o[2 * np + 1], a, bb[2], bb[3]);
+#pragma unroll
+                        for (int mt = 0; mt < WM; mt++) {
+                            mma_bf16(o[mt][2 * np], a[mt], bb[0], bb[1]);
+                            mma_bf16(o[mt][2 * np + 1], a[mt], bb[2], bb[3]);
+                        }
                     }
                 }
             }
@@ -429,26 +463,29 @@ __global__ void __launch_bounds__(128) attn_fwd_bf16_kernel(bf16* out, float* ls
         }
     }
 #pragma unroll
-    for (int hf = 0; hf < 2; hf++) {
-        const float lt = quad_sum(l[hf]);
-        const int row = hf == 0 ? row0 : row1;
-        if (row >= T) continue;
-        const bool ok = any && row >= s && row < e && lt > 0.f;
-        const float inv = ok ? 1.f / lt : 0.f;
-        bf16* orow = out + ((int64_t)b * T + row) * C + (int64_t)h * HS;
+    for (int mt = 0; mt < WM; mt++) {
 #pragma unroll
-        for (int n = 0; n < NTO; n++) {
-            orow[n * 8 + 2 * c] = __float2bfloat16_rn(o[n][2 * hf] * inv);
-            orow[n * 8 + 2 * c + 1] = __float2bfloat16_rn(o[n][2 * hf + 1] * inv);
+        for (int hf = 0; hf < 2; hf++) {
+            const float lt = quad_sum(l[mt][hf]);
+            const int row = wrow0 + mt * 16 + g + hf * 8;
+            if (row >= T) continue;
+            const bool ok = any && row >= s && row < e && lt > 0.f;
+            const float inv = ok ? 1.f / lt : 0.f;
+            bf16* orow = out + ((int64_t)b * T + row) * C + (int64_t)h * HS;
+#pragma unroll
+            for (int n = 0; n < NTO; n++) {
+                orow[n * 8 + 2 * c] = __float2bfloat16_rn(o[mt][n][2 * hf] * inv);
+                orow[n * 8 + 2 * c + 1] = __float2bfloat16_rn(o[mt][n][2 * hf + 1] * inv);
+            }
+            if (c == 0) lse[((int64_t)b * NH + h) * T + row] = ok ? (m[mt][hf] + log2f(lt)) * kLn2 : 0.f;
         }
-        if (c == 0) lse[((int64_t)b * NH + h) * T + row] = ok ? (m[hf] + log2f(lt)) * kLn2 : 0.f;
     }
 }
 
 // ------------------------------------------------------------------ bf16 backward (tensor cores)
 
-// dQ for 64 query rows (4 warps x 16) of one (b, h), looping over key tiles of 64.
-// Shared: Q, dO (64, HS+8), K, V (64, HS+8) bf16; lse*log2e and D (64) fp32.
+// dQ for 64 query rows (4 warps x 16) of one (b, h), looping over key tiles of 64 (double-buffered).
+// Shared: Q, dO (64, HS+8), K[2], V[2] (64, HS+8) bf16; lse*log2e and D (64) fp32.
 template <int HS>
 __global__ void __launch_bounds__(128) attn_bwd_dq_bf16_kernel(bf16* dq, const bf16* dout, const float* lse,
                                                                const float* D, const bf16* q, const bf16* k,
@@ -459,9 +496,9 @@ __global__ void __launch_bounds__(128) attn_bwd_dq_bf16_kernel(bf16* dq, const b
     extern __shared__ __align__(16) unsigned char smem_raw[];
     bf16* Qs = reinterpret_cast<bf16*>(smem_raw);
     bf16* dOs = Qs + BR * STR;
-    bf16* Ks = dOs + BR * STR;
-    bf16* Vs = Ks + BC * STR;
-    float* Ls = reinterpret_cast<float*>(Vs + BC * STR);
+    bf16* Ks0 = dOs + BR * STR;
+    bf16* Vs0 = Ks0 + 2 * BC * STR;
+    float* Ls = reinterpret_cast<float*>(Vs0 + 2 * BC * STR);
     float* Ds = Ls + BR;
 
     const int b = blockIdx.z, h = blockIdx.y;
@@ -491,64 +528,77 @@ __global__ void __launch_bounds__(128) attn_bwd_dq_bf16_kernel(bf16* dq, const b
 #pragma unroll
     for (int n = 0; n < NTO; n++) dqa[n][0] = dqa[n][1] = dqa[n][2] = dqa[n][3] = 0.f;
 
-    for (int j0 = s; j0 < kend; j0 += BC) {
+    load_tile_bf16<BC, HS, NT>(Ks0, k + bq, ld, s, kend, aligned, tid);
+    load_tile_bf16<BC, HS, NT>(Vs0, v + bq, ld, s, kend, aligned, tid);
+    cp_async_commit();
+    const int ntiles = (kend - s + BC - 1) / BC;
+    for (int it = 0; it < ntiles; it++) {
+        const int j0 = s + it * BC;
+        if (it + 1 < ntiles) {
+            const int st = (it + 1) & 1;
+            load_tile_bf16<BC, HS, NT>(Ks0 + st * BC * STR, k + bq, ld, j0 + BC, kend, aligned, tid);
+            load_tile_bf16<BC, HS, NT>(Vs0 + st * BC * STR, v + bq, ld, j0 + BC, kend, aligned, tid);
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
         __syncthreads();
-        load_tile_bf16<BC, HS, NT>(Ks, k + bq, ld, j0, kend, aligned, tid);
-        load_tile_bf16<BC, HS, NT>(Vs, v + bq, ld, j0, kend, aligned, tid);
-        cp_async_commit();
-        cp_async_wait<0>();
-        __syncthreads();
-        if (j0 > q0 + warp * 16 + 15) continue;  // uniform per warp; the next barrier is at the loop top
-        float S[NTS][4], P[NTS][4];
+        const bf16* Ks = Ks0 + (it & 1) * BC * STR;
+        const bf16* Vs = Vs0 + (it & 1) * BC * STR;
+        if (j0 <= q0 + warp * 16 + 15) {  // else every key of the tile is in this warp's future
+            float S[NTS][4], P[NTS][4];
 #pragma unroll
-        for (int n = 0; n < NTS; n++) {
-            S[n][0] = S[n][1] = S[n][2] = S[n][3] = 0.f;
-            P[n][0] = P[n][1] = P[n][2] = P[n][3] = 0.f;
-        }
+            for (int n = 0; n < NTS; n++) {
+                S[n][0] = S[n][1] = S[n][2] = S[n][3] = 0.f;
+                P[n][0] = P[n][1] = P[n][2] = P[n][3] = 0.f;
+            }
 #pragma unroll
-        for (int kk = 0; kk < HS / 16; kk++) {
-            uint32_t a[4], ad[4];
-            load_a(a, Qs, STR, warp * 16, kk * 16, lane);
-            load_a(ad, dOs, STR, warp * 16, kk * 16, lane);
+            for (int kk = 0; kk < HS / 16; kk++) {
+                uint32_t a[4], ad[4];
+                load_a(a, Qs, STR, warp * 16, kk * 16, lane);
+                load_a(ad, dOs, STR, warp * 16, kk * 16, lane);
 #pragma unroll
-            for (int np = 0; np < BC / 16; np++) {
-                uint32_t bb[4];
-                load_b_nk(bb, Ks, STR, np * 16, kk * 16, lane);
-                mma_bf16(S[2 * np], a, bb[0], bb[1]);
-                mma_bf16(S[2 * np + 1], a, bb[2], bb[3]);
-                load_b_nk(bb, Vs, STR, np * 16, kk * 16, lane);
-                mma_bf16(P[2 * np], ad, bb[0], bb[1]);  // P holds dP = dO V^T here
-                mma_bf16(P[2 * np + 1], ad, bb[2], bb[3]);
+                for (int np = 0; np < BC / 16; np++) {
+                    uint32_t bb[4];
+                    load_b_nk(bb, Ks, STR, np * 16, kk * 16, lane);
+                    mma_bf16(S[2 * np], a, bb[0], bb[1]);
+                    mma_bf16(S[2 * np + 1], a, bb[2], bb[3]);
+                    load_b_nk(bb, Vs, STR, np * 16, kk * 16, lane);
+                    mma_bf16(P[2 * np], ad, bb[0], bb[1]);  // P holds dP = dO V^T here
+                    mma_bf16(P[2 * np + 1], ad, bb[2], bb[3]);
+                }
+            }
+            const float L0 = Ls[warp * 16 + g], L1 = Ls[warp * 16 + g + 8];
+            const float D0 = Ds[warp * 16 + g], D1 = Ds[warp * 16 + g + 8];
+#pragma unroll
+            for (int n = 0; n < NTS; n++) {
+#pragma unroll
+                for (int r = 0; r < 4; r++) {
+                    const int j = j0 + n * 8 + 2 * c + (r & 1);
+                    const int row = r < 2 ? row0 : row1;
+                    const bool on = j <= row && j < kend;
+                    const float p = on ? exp2f(S[n][r] * scale_log2 - (r < 2 ? L0 : L1)) : 0.f;
+                    S[n][r] = p * (P[n][r] - (r < 2 ? D0 : D1));  // dS
+                }
+            }
+#pragma unroll
+            for (int kk = 0; kk < BC / 16; kk++) {
+                uint32_t a[4];
+                a[0] = pack_bf16(S[2 * kk][0], S[2 * kk][1]);
+                a[1] = pack_bf16(S[2 * kk][2], S[2 * kk][3]);
+                a[2] = pack_bf16(S[2 * kk + 1][0], S[2 * kk + 1][1]);
+                a[3] = pack_bf16(S[2 * kk + 1][2], S[2 * kk + 1][3]);
+#pragma unroll
+                for (int np = 0; np < HS / 16; np++) {
+                    uint32_t bb[4];
+                    load_b_kn(bb, Ks, STR, kk * 16, np * 16, lane);
+                    mma_bf16(dqa[2 * np], a, bb[0], bb[1]);
+                    mma_bf16(dqa[2 * np + 1], a, bb[2], bb[3]);
+                }
             }
         }
-        const float L0 = Ls[warp * 16 + g], L1 = Ls[warp * 16 + g + 8];
-        const float D0 = Ds[warp * 16 + g], D1 = Ds[warp * 16 + g + 8];
-#pragma unroll
-        for (int n = 0; n < NTS; n++) {
-#pragma unroll
-            for (int r = 0; r < 4; r++) {
-                const int j = j0 + n * 8 + 2 * c + (r & 1);
-                const int row = r < 2 ? row0 : row1;
-                const bool on = j <= row && j < kend;
-                const float p = on ? exp2f(S[n][r] * scale_log2 - (r < 2 ? L0 : L1)) : 0.f;
-                S[n][r] = p * (P[n][r] - (r < 2 ? D0 : D1));  // dS
-            }
-        }
-#pragma unroll
-        for (int kk = 0; kk < BC / 16; kk++) {
-            uint32_t a[4];
-            a[0] = pack_bf16(S[2 * kk][0], S[2 * kk][1]);
-            a[1] = pack_bf16(S[2 * kk][2], S[2 * kk][3]);
-            a[2] = pack_bf16(S[2 * kk + 1][0], S[2 * kk + 1][1]);
-            a[3] = pack_bf16(S[2 * kk + 1][2], S[2 * kk + 1][3]);
-#pragma unroll
-            for (int np = 0; np < HS / 16; np++) {
-                uint32_t bb[4];
-                load_b_kn(bb, Ks, STR, kk * 16, np * 16, lane);
-                mma_bf16(dqa[2 * np], a, bb[0], bb[1]);
-                mma_bf16(dqa[2 * np + 1], a, bb[2], bb[3]);
-            }
-        }
+        __syncthreads();  // the stage just read is overwritten by the next iteration's prefetch
     }
 #pragma unroll
     for (int hf = 0; hf < 2; hf++) {
@@ -569,7 +619,8 @@ __global__ void __launch_bounds__(128) attn_bwd_dq_bf16_kernel(bf16* dq, const b
 // dK, dV for 64 keys (4 warps x 16 keys) of one (b, h), looping over query tiles of BR rows.
 // Works on transposed products: S^T = K Q^T, dP^T = V dO^T, so P^T and dS^T are A operands of
 // dV += P^T dO and dK += dS^T Q without leaving registers.
-// Shared: K, V (64, HS+8), Q, dO (BR, HS+8) bf16; lse*log2e and D (BR) fp32.
+// Query tiles are double-buffered. Shared: K, V (64, HS+8), Q[2], dO[2] (BR, HS+8) bf16; lse*log2e[2] and
+// D[2] (BR) fp32.
 template <int HS, int BR>
 __global__ void __launch_bounds__(128) attn_bwd_dkdv_bf16_kernel(bf16* dk, bf16* dv, const bf16* dout,
                                                                  const float* lse, const float* D, const bf16* q,
@@ -581,10 +632,10 @@ __global__ void __launch_bounds__(128) attn_bwd_dkdv_bf16_kernel(bf16* dk, bf16*
     extern __shared__ __align__(16) unsigned char smem_raw[];
     bf16* Ks = reinterpret_cast<bf16*>(smem_raw);
     bf16* Vs = Ks + BC * STR;
-    bf16* Qs = Vs + BC * STR;
-    bf16* dOs = Qs + BR * STR;
-    float* Ls = reinterpret_cast<float*>(dOs + BR * STR);
-    float* Ds = Ls + BR;
+    bf16* Qs0 = Vs + BC * STR;
+    bf16* dOs0 = Qs0 + 2 * BR * STR;
+    float* Ls0 = reinterpret_cast<float*>(dOs0 + 2 * BR * STR);
+    float* Ds0 = Ls0 + 2 * BR;
 
     const int b = blockIdx.z, h = blockIdx.y, k0 = blockIdx.x * BC;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, c = lane & 3;
@@ -599,9 +650,22 @@ __global__ void __launch_bounds__(128) attn_bwd_dkdv_bf16_kernel(bf16* dk, bf16*
     const float scale_log2 = scale * kLog2e;
     const bool dout_aligned = (reinterpret_cast<uintptr_t>(dout) & 15) == 0;
 
+    // stage st of the query tile starting at i0: Q, dO rows by cp.async; lse*log2e and D by plain stores
+    auto load_queries = [&](int st, int i0) {
+        load_tile_bf16<BR, HS, NT>(Qs0 + st * BR * STR, q + bq, ld, i0, e, aligned, tid);
+        load_tile_bf16<BR, HS, NT>(dOs0 + st * BR * STR, dout + bo, C, i0, e, dout_aligned, tid);
+        if (tid < BR) {
+            const int i = i0 + tid;
+            Ls0[st * BR + tid] = i < e ? lse[bl + i] * kLog2e : 0.f;
+            Ds0[st * BR + tid] = i < e ? D[bl + i] : 0.f;
+        }
+    };
+    const int i_begin = max(k0, s);
     load_tile_bf16<BC, HS, NT>(Ks, k + bq, ld, k0, e, aligned, tid);
     load_tile_bf16<BC, HS, NT>(Vs, v + bq, ld, k0, e, aligned, tid);
+    load_queries(0, i_begin);
     cp_async_commit();
+    const int ntiles = (e - i_begin + BR - 1) / BR;
 
     float dka[NTO][4], dva[NTO][4];
 #pragma unroll
@@ -609,76 +673,80 @@ __global__ void __launch_bounds__(128) attn_bwd_dkdv_bf16_kernel(bf16* dk, bf16*
         dka[n][0] = dka[n][1] = dka[n][2] = dka[n][3] = 0.f;
         dva[n][0] = dva[n][1] = dva[n][2] = dva[n][3] = 0.f;
     }
-    for (int i0 = max(k0, s); i0 < e; i0 += BR) {
+    for (int it = 0; it < ntiles; it++) {
+        const int i0 = i_begin + it * BR;
+        if (it + 1 < ntiles) {
+            load_queries((it + 1) & 1, i0 + BR);
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
         __syncthreads();
-        load_tile_bf16<BR, HS, NT>(Qs, q + bq, ld, i0, e, aligned, tid);
-        load_tile_bf16<BR, HS, NT>(dOs, dout + bo, C, i0, e, dout_aligned, tid);
-        cp_async_commit();
-        if (tid < BR) {
-            const int i = i0 + tid;
-            Ls[tid] = i < e ? lse[bl + i] * kLog2e : 0.f;
-            Ds[tid] = i < e ? D[bl + i] : 0.f;
-        }
-        cp_async_wait<0>();
-        __syncthreads();
-        if (i0 + BR - 1 < k0 + warp * 16) continue;  // every query of the tile precedes this warp's keys
-        float S[NTS][4], dP[NTS][4];
+        const bf16* Qs = Qs0 + (it & 1) * BR * STR;
+        const bf16* dOs = dOs0 + (it & 1) * BR * STR;
+        const float* Ls = Ls0 + (it & 1) * BR;
+        const float* Ds = Ds0 + (it & 1) * BR;
+        if (i0 + BR - 1 >= k0 + warp * 16) {  // else every query of the tile precedes this warp's keys
+            float S[NTS][4], dP[NTS][4];
 #pragma unroll
-        for (int n = 0; n < NTS; n++) {
-            S[n][0] = S[n][1] = S[n][2] = S[n][3] = 0.f;
-            dP[n][0] = dP[n][1] = dP[n][2] = dP[n][3] = 0.f;
-        }
+            for (int n = 0; n < NTS; n++) {
+                S[n][0] = S[n][1] = S[n][2] = S[n][3] = 0.f;
+                dP[n][0] = dP[n][1] = dP[n][2] = dP[n][3] = 0.f;
+            }
 #pragma unroll
-        for (int kk = 0; kk < HS / 16; kk++) {
-            uint32_t ak[4], av[4];
-            load_a(ak, Ks, STR, warp * 16, kk * 16, lane);
-            load_a(av, Vs, STR, warp * 16, kk * 16, lane);
+            for (int kk = 0; kk < HS / 16; kk++) {
+                uint32_t ak[4], av[4];
+                load_a(ak, Ks, STR, warp * 16, kk * 16, lane);
+                load_a(av, Vs, STR, warp * 16, kk * 16, lane);
 #pragma unroll
-            for (int np = 0; np < BR / 16; np++) {
-                uint32_t bb[4];
-                load_b_nk(bb, Qs, STR, np * 16, kk * 16, lane);
-                mma_bf16(S[2 * np], ak, bb[0], bb[1]);
-                mma_bf16(S[2 * np + 1], ak, bb[2], bb[3]);
-                load_b_nk(bb, dOs, STR, np * 16, kk * 16, lane);
-                mma_bf16(dP[2 * np], av, bb[0], bb[1]);
-                mma_bf16(dP[2 * np + 1], av, bb[2], bb[3]);
+                for (int np = 0; np < BR / 16; np++) {
+                    uint32_t bb[4];
+                    load_b_nk(bb, Qs, STR, np * 16, kk * 16, lane);
+                    mma_bf16(S[2 * np], ak, bb[0], bb[1]);
+                    mma_bf16(S[2 * np + 1], ak, bb[2], bb[3]);
+                    load_b_nk(bb, dOs, STR, np * 16, kk * 16, lane);
+                    mma_bf16(dP[2 * np], av, bb[0], bb[1]);
+                    mma_bf16(dP[2 * np + 1], av, bb[2], bb[3]);
+                }
+            }
+            // S, dP hold (key, query) elements: key = key0/key1 by register half, query = i0 + n*8 + 2c + (r&1).
+#pragma unroll
+            for (int n = 0; n < NTS; n++) {
+#pragma unroll
+                for (int r = 0; r < 4; r++) {
+                    const int qi = n * 8 + 2 * c + (r & 1), i = i0 + qi;
+                    const int key = r < 2 ? key0 : key1;
+                    const bool on = i >= key && i < e && key >= s;
+                    const float p = on ? exp2f(S[n][r] * scale_log2 - Ls[qi]) : 0.f;
+                    S[n][r] = p;                        // P^T
+                    dP[n][r] = p * (dP[n][r] - Ds[qi]);  // dS^T
+                }
+            }
+#pragma unroll
+            for (int kk = 0; kk < BR / 16; kk++) {
+                uint32_t ap[4], as[4];
+                ap[0] = pack_bf16(S[2 * kk][0], S[2 * kk][1]);
+                ap[1] = pack_bf16(S[2 * kk][2], S[2 * kk][3]);
+                ap[2] = pack_bf16(S[2 * kk + 1][0], S[2 * kk + 1][1]);
+                ap[3] = pack_bf16(S[2 * kk + 1][2], S[2 * kk + 1][3]);
+                as[0] = pack_bf16(dP[2 * kk][0], dP[2 * kk][1]);
+                as[1] = pack_bf16(dP[2 * kk][2], dP[2 * kk][3]);
+                as[2] = pack_bf16(dP[2 * kk + 1][0], dP[2 * kk + 1][1]);
+                as[3] = pack_bf16(dP[2 * kk + 1][2], dP[2 * kk + 1][3]);
+#pragma unroll
+                for (int np = 0; np < HS / 16; np++) {
+                    uint32_t bb[4];
+                    load_b_kn(bb, dOs, STR, kk * 16, np * 16, lane);
+                    mma_bf16(dva[2 * np], ap, bb[0], bb[1]);
+                    mma_bf16(dva[2 * np + 1], ap, bb[2], bb[3]);
+                    load_b_kn(bb, Qs, STR, kk * 16, np * 16, lane);
+                    mma_bf16(dka[2 * np], as, bb[0], bb[1]);
+                    mma_bf16(dka[2 * np + 1], as, bb[2], bb[3]);
+                }
             }
         }
-        // S, dP hold (key, query) elements: key = key0/key1 by register half, query = i0 + n*8 + 2c + (r&1).
-#pragma unroll
-        for (int n = 0; n < NTS; n++) {
-#pragma unroll
-            for (int r = 0; r < 4; r++) {
-                const int qi = n * 8 + 2 * c + (r & 1), i = i0 + qi;
-                const int key = r < 2 ? key0 : key1;
-                const bool on = i >= key && i < e && key >= s;
-                const float p = on ? exp2f(S[n][r] * scale_log2 - Ls[qi]) : 0.f;
-                S[n][r] = p;                        // P^T
-                dP[n][r] = p * (dP[n][r] - Ds[qi]);  // dS^T
-            }
-        }
-#pragma unroll
-        for (int kk = 0; kk < BR / 16; kk++) {
-            uint32_t ap[4], as[4];
-            ap[0] = pack_bf16(S[2 * kk][0], S[2 * kk][1]);
-            ap[1] = pack_bf16(S[2 * kk][2], S[2 * kk][3]);
-            ap[2] = pack_bf16(S[2 * kk + 1][0], S[2 * kk + 1][1]);
-            ap[3] = pack_bf16(S[2 * kk + 1][2], S[2 * kk + 1][3]);
-            as[0] = pack_bf16(dP[2 * kk][0], dP[2 * kk][1]);
-            as[1] = pack_bf16(dP[2 * kk][2], dP[2 * kk][3]);
-            as[2] = pack_bf16(dP[2 * kk + 1][0], dP[2 * kk + 1][1]);
-            as[3] = pack_bf16(dP[2 * kk + 1][2], dP[2 * kk + 1][3]);
-#pragma unroll
-            for (int np = 0; np < HS / 16; np++) {
-                uint32_t bb[4];
-                load_b_kn(bb, dOs, STR, kk * 16, np * 16, lane);
-                mma_bf16(dva[2 * np], ap, bb[0], bb[1]);
-                mma_bf16(dva[2 * np + 1], ap, bb[2], bb[3]);
-                load_b_kn(bb, Qs, STR, kk * 16, np * 16, lane);
-                mma_bf16(dka[2 * np], as, bb[0], bb[1]);
-                mma_bf16(dka[2 * np + 1], as, bb[2], bb[3]);
-            }
-        }
+        __syncthreads();  // the stage just read is overwritten by the next iteration's prefetch
     }
 #pragma unroll
     for (int hf = 0; hf < 2; hf++) {
@@ -857,25 +925,40 @@ int bwd_f32(float* dq, float* dk, float* dv, const float* dout, const float* lse
     });
 }
 
-template <int HS>
-int fwd_bf16(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v, int64_t ld, int64_t B,
-             int64_t T, int64_t NH, const int32_t* kv_start, const int32_t* kv_end, cudaStream_t st) {
-    constexpr int STR = HS + 8;
-    const size_t smem = (size_t)(64 + 4 * 64) * STR * sizeof(bf16);
-    int err = (int)cudaFuncSetAttribute(attn_fwd_bf16_kernel<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                        (int)smem);
+// Forward tile shapes: WM m-tiles of 16 rows per warp (BR = 64*WM rows per block) and BC keys per tile.
+// The default is 128-row tiles (WM = 2; BC = 32 at HS = 128 for the register budget); the environment
+// variable JALIGN_ATTN_FWD_TILE=64 selects 64-row tiles (WM = 1, BC = 64) for comparison in benchmarks.
+template <int HS, int WM, int BC>
+int fwd_bf16_tile(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v, int64_t ld, int64_t B,
+                  int64_t T, int64_t NH, const int32_t* kv_start, const int32_t* kv_end, cudaStream_t st) {
+    constexpr int STR = HS + 8, BR = 64 * WM;
+    const size_t smem = (size_t)(BR + 4 * BC) * STR * sizeof(bf16);
+    int err = (int)cudaFuncSetAttribute(attn_fwd_bf16_kernel<HS, WM, BC>,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (err) return err;
     const float scale_log2 = kLog2e / sqrtf((float)HS);
     const bool aligned = aligned16(q) && aligned16(k) && aligned16(v) && ld % 8 == 0;
     const int64_t C = NH * HS;
     return for_batch_chunks(B, [&](int64_t b0, int64_t nb) {
-        dim3 grid((unsigned)((T + 63) / 64), (unsigned)NH, (unsigned)nb);
-        attn_fwd_bf16_kernel<HS><<<grid, 128, smem, st>>>(out + b0 * T * C, lse + b0 * NH * T, q + b0 * T * ld,
-                                                          k + b0 * T * ld, v + b0 * T * ld, ld, (int)T, (int)NH,
-                                                          offset_or_null(kv_start, b0),
-                                                          offset_or_null(kv_end, b0), scale_log2, aligned);
+        dim3 grid((unsigned)((T + BR - 1) / BR), (unsigned)NH, (unsigned)nb);
+        attn_fwd_bf16_kernel<HS, WM, BC><<<grid, 128, smem, st>>>(
+            out + b0 * T * C, lse + b0 * NH * T, q + b0 * T * ld, k + b0 * T * ld, v + b0 * T * ld, ld, (int)T,
+            (int)NH, offset_or_null(kv_start, b0), offset_or_null(kv_end, b0), scale_log2, aligned);
         return (int)cudaGetLastError();
     });
+}
+
+inline bool fwd_small_tiles() {
+    const char* t = std::getenv("JALIGN_ATTN_FWD_TILE");
+    return t && std::strcmp(t, "64") == 0;
+}
+
+template <int HS>
+int fwd_bf16(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v, int64_t ld, int64_t B,
+             int64_t T, int64_t NH, const int32_t* kv_start, const int32_t* kv_end, cudaStream_t st) {
+    if (fwd_small_tiles())
+        return fwd_bf16_tile<HS, 1, 64>(out, lse, q, k, v, ld, B, T, NH, kv_start, kv_end, st);
+    return fwd_bf16_tile<HS, 2, HS == 128 ? 32 : 64>(out, lse, q, k, v, ld, B, T, NH, kv_start, kv_end, st);
 }
 
 template <int HS>
@@ -884,8 +967,8 @@ int bwd_bf16(bf16* dq, bf16* dk, bf16* dv, const bf16* dout, const float* lse, c
              const int32_t* kv_end, cudaStream_t st) {
     constexpr int STR = HS + 8;
     constexpr int BRK = HS == 128 ? 32 : 64;  // query tile of the dK/dV kernel (register budget)
-    const size_t smem_q = (size_t)(4 * 64) * STR * sizeof(bf16) + 2 * 64 * sizeof(float);
-    const size_t smem_k = (size_t)(2 * 64 + 2 * BRK) * STR * sizeof(bf16) + 2 * BRK * sizeof(float);
+    const size_t smem_q = (size_t)(2 * 64 + 4 * 64) * STR * sizeof(bf16) + 2 * 64 * sizeof(float);
+    const size_t smem_k = (size_t)(2 * 64 + 4 * BRK) * STR * sizeof(bf16) + 4 * BRK * sizeof(float);
     int err = (int)cudaFuncSetAttribute(attn_bwd_dq_bf16_kernel<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                         (int)smem_q);
     if (err) return err;
@@ -912,16 +995,32 @@ int bwd_bf16(bf16* dq, bf16* dk, bf16* dv, const bf16* dout, const float* lse, c
     });
 }
 
-// Scratch D(B, NH, T) on the stream's pool; freed in stream order after the kernels that read it.
+// Scratch D(B, NH, T) from the stream-ordered pool, freed in stream order after the kernels that read it.
+// Where memory pools are unsupported (cudaMallocAsync fails), a plain cudaMalloc, freed after the stream
+// has finished with it.
 template <typename F>
 int with_rowdot_scratch(int64_t B, int64_t T, int64_t NH, int64_t HS, const void* dout, const void* out,
                         bool is_bf16, cudaStream_t st, F f) {
     float* D = nullptr;
-    int err = (int)cudaMallocAsync(reinterpret_cast<void**>(&D), (size_t)(B * NH * T) * sizeof(float), st);
-    if (err) return err;
+    const size_t bytes = (size_t)(B * NH * T) * sizeof(float);
+    bool pooled = true;
+    int err = (int)cudaMallocAsync(reinterpret_cast<void**>(&D), bytes, st);
+    if (err) {
+        (void)cudaGetLastError();
+        pooled = false;
+        err = (int)cudaMalloc(reinterpret_cast<void**>(&D), bytes);
+        if (err) return err;
+    }
     err = rowdot(D, dout, out, is_bf16, B, T, NH, HS, st);
     if (!err) err = f(D);
-    const int err2 = (int)cudaFreeAsync(D, st);
+    int err2;
+    if (pooled) {
+        err2 = (int)cudaFreeAsync(D, st);
+    } else {
+        err2 = (int)cudaStreamSynchronize(st);
+        const int err3 = (int)cudaFree(D);
+        if (!err2) err2 = err3;
+    }
     return err ? err : err2;
 }
 

@@ -5,8 +5,7 @@
 // Shape legend: B = batch, T = time, C = channels, V = vocab, ld = row stride of logits (ld >= V),
 //               N = rows (B*T), M/N/K = GEMM sizes: out(M,N) = op(a)(M,K) . op(b)(K,N).
 //
-// Determinism: every kernel here gives bit-identical results run to run, except embedding_backward's dwte
-// and scatter_add_rows, which use atomicAdd when several rows hit the same target row.
+// Determinism: every kernel here gives bit-identical results run to run (no floating-point atomics).
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -180,13 +179,40 @@ __global__ void embedding_forward_kernel(float* __restrict__ out, const int32_t*
   }
 }
 
-// dwte[tokens[row]] += dout[row] (atomic: several rows may carry the same token).
-__global__ void embedding_backward_wte_kernel(float* __restrict__ dwte, const float* __restrict__ dout,
-                                              const int32_t* __restrict__ tokens, int64_t BT, int64_t C) {
-  for (int64_t row = blockIdx.x; row < BT; row += gridDim.x) {
-    float* d = dwte + (int64_t)tokens[row] * C;
-    const float* g = dout + row * C;
-    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) atomicAdd(d + c, g[c]);
+// dst[idx[row]] += src[row] over rows of C floats (embedding backward dwte with idx = tokens; scatter_add_rows),
+// deterministically and without atomics: block b owns the targets with idx % gridDim.x == b, scans all rows in
+// chunks, lists its own rows in row order, and adds them one after another (thread t always owns channels
+// t, t + blockDim.x, ...). So every target element receives its rows in row order, whatever the scheduling.
+// A very frequent target serialises on its block.
+constexpr int kEmbThreads = 256;
+constexpr unsigned kEmbGroups = 1024;
+
+__global__ void __launch_bounds__(kEmbThreads)
+    scatter_add_rows_kernel(float* __restrict__ dst, const float* __restrict__ src,
+                            const int32_t* __restrict__ idx, int64_t rows, int64_t C) {
+  __shared__ int32_t list[kEmbThreads];
+  __shared__ int warp_counts[kEmbThreads / 32];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  for (int64_t base = 0; base < rows; base += blockDim.x) {
+    const int64_t r = base + threadIdx.x;
+    const bool mine = r < rows && ((uint32_t)idx[r]) % gridDim.x == blockIdx.x;
+    const unsigned m = __ballot_sync(detail::kFullMask, mine);
+    if (lane == 0) warp_counts[warp] = __popc(m);
+    __syncthreads();
+    int offset = 0, total = 0;
+    for (int w = 0; w < (int)(blockDim.x >> 5); ++w) {
+      if (w < warp) offset += warp_counts[w];
+      total += warp_counts[w];
+    }
+    if (mine) list[offset + __popc(m & ((1u << lane) - 1u))] = (int32_t)threadIdx.x;
+    __syncthreads();
+    for (int i = 0; i < total; ++i) {
+      const int64_t row = base + list[i];
+      float* d = dst + (int64_t)idx[row] * C;
+      const float* g = src + row * C;
+      for (int64_t c = threadIdx.x; c < C; c += blockDim.x) d[c] += g[c];
+    }
+    __syncthreads();  // list and warp_counts are rewritten by the next chunk
   }
 }
 
@@ -360,14 +386,6 @@ __global__ void gather_rows_kernel(float* __restrict__ out, const float* __restr
   }
 }
 
-__global__ void scatter_add_rows_kernel(float* __restrict__ dinp, const float* __restrict__ dout,
-                                        const int32_t* __restrict__ idx, int64_t n, int64_t C) {
-  for (int64_t i = blockIdx.x; i < n; i += gridDim.x) {
-    float* dst = dinp + (int64_t)idx[i] * C;
-    const float* src = dout + i * C;
-    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) atomicAdd(dst + c, src[c]);
-  }
-}
 
 // -------------------------------------------------------------------------------- softmax cross-entropy
 // One block per row. Pass 1: online max / sum-exp over the V real columns (and the target logit, read
@@ -496,7 +514,7 @@ int embedding_backward(float* dwte, float* dwpe, const float* dout, const int32_
   if (BT <= 0 || C <= 0) return 0;
   cudaStream_t s = (cudaStream_t)stream;
   if (dwte != nullptr) {
-    embedding_backward_wte_kernel<<<row_grid(BT), row_threads(C), 0, s>>>(dwte, dout, tokens, BT, C);
+    scatter_add_rows_kernel<<<kEmbGroups, kEmbThreads, 0, s>>>(dwte, dout, tokens, BT, C);
     JALIGN_CUDA_LAUNCH_CHECK();
   }
   if (dwpe != nullptr) {
@@ -599,15 +617,22 @@ int sum_squares(float* out, const float* x, int64_t n, void* stream) {
   if (n <= 0) return (int)cudaMemsetAsync(out, 0, sizeof(float), s);
   // The block count depends on n only, so the summation order (and the result) is reproducible.
   const int blocks = (int)grid_for(n, kSumSqThreads * 8, kSumSqMaxBlocks);
+  // Scratch for the partial sums from the stream-ordered allocator; where memory pools are unsupported,
+  // plain cudaMalloc (cudaFree then waits for the kernels).
   double* partial = nullptr;
-  JALIGN_CUDA_TRY(cudaMallocAsync((void**)&partial, sizeof(double) * blocks, s));
+  bool pooled = true;
+  if (cudaMallocAsync((void**)&partial, sizeof(double) * blocks, s) != cudaSuccess) {
+    (void)cudaGetLastError();
+    pooled = false;
+    JALIGN_CUDA_TRY(cudaMalloc((void**)&partial, sizeof(double) * blocks));
+  }
   sum_squares_partial_kernel<<<blocks, kSumSqThreads, 0, s>>>(partial, x, n);
   cudaError_t err = cudaGetLastError();
   if (err == cudaSuccess) {
     sum_squares_final_kernel<<<1, 1024, 0, s>>>(out, partial, blocks);
     err = cudaGetLastError();
   }
-  cudaError_t ferr = cudaFreeAsync(partial, s);
+  cudaError_t ferr = pooled ? cudaFreeAsync(partial, s) : cudaFree(partial);
   return (int)(err != cudaSuccess ? err : ferr);
 }
 
@@ -620,7 +645,7 @@ int gather_rows(float* out, const float* inp, const int32_t* idx, int64_t n, int
 
 int scatter_add_rows(float* dinp, const float* dout, const int32_t* idx, int64_t n, int64_t C, void* stream) {
   if (n <= 0 || C <= 0) return 0;
-  scatter_add_rows_kernel<<<row_grid(n), row_threads(C), 0, (cudaStream_t)stream>>>(dinp, dout, idx, n, C);
+  scatter_add_rows_kernel<<<kEmbGroups, kEmbThreads, 0, (cudaStream_t)stream>>>(dinp, dout, idx, n, C);
   JALIGN_CUDA_LAUNCH_CHECK();
   return 0;
 }

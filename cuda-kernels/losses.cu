@@ -109,12 +109,15 @@ __global__ void __launch_bounds__(kPpoThreads)
     const float pg1 = -A * ratio, pg2 = -A * rc;
     float pg = fmaxf(pg1, pg2);
     float dpg = pg2 > pg1 ? 0.0f : -A * ratio;  // the clipped branch is constant in logp
-    const float clipped = pg2 > pg1 ? 1.0f : 0.0f;
+    // Clip fraction: rows where a clip (the PPO clip or, when active, the dual clip) set the surrogate,
+    // i.e. exactly the rows whose policy gradient the clip cut to 0.
+    float clipped = pg2 > pg1 ? 1.0f : 0.0f;
     if (dual_clip > 1.0f && A < 0.0f) {
       const float pg3 = -A * dual_clip;
       if (pg3 < pg) {
         pg = pg3;
         dpg = 0.0f;
+        clipped = 1.0f;
       }
     }
     float kl = 0.0f, dkl = 0.0f;
@@ -166,6 +169,7 @@ __global__ void __launch_bounds__(kPpoThreads)
 }
 
 // One block: loss = sum mask*0.5*max((v-R)^2, (vc-R)^2) / sum mask, vc = old + clip(v - old, -clip, clip).
+// Clip fraction: masked mean of [(vc-R)^2 > (v-R)^2].
 __global__ void value_loss_kernel(float* __restrict__ metrics, float* __restrict__ dvalues,
                                   const float* __restrict__ values, const float* __restrict__ old_values,
                                   const float* __restrict__ returns, const float* __restrict__ mask, int64_t N,
@@ -179,10 +183,14 @@ __global__ void value_loss_kernel(float* __restrict__ metrics, float* __restrict
   for (int64_t i = threadIdx.x; i < N; i += blockDim.x) {
     const float v = values[i], o = old_values[i], R = returns[i];
     const float mk = mask != nullptr ? mask[i] : 1.0f;
-    const float vc = o + fminf(fmaxf(v - o, -clip), clip);
+    // Inside the clip range vc == v exactly (no rounding through o + (v - o)), so the two branches tie and
+    // the unclipped one (gradient v - R) is used; outside it vc = o +- clip is constant in v.
+    const float d = v - o;
+    const bool outside = d > clip || d < -clip;
+    const float vc = outside ? o + (d > 0.0f ? clip : -clip) : v;
     const float e1 = v - R, e2 = vc - R;
     const float l1 = e1 * e1, l2 = e2 * e2;
-    const bool use_clipped = l2 > l1;  // then v - o lies outside [-clip, clip]: vc is constant in v
+    const bool use_clipped = outside && l2 > l1;
     loss += (double)mk * 0.5 * (double)(use_clipped ? l2 : l1);
     clipf += use_clipped ? (double)mk : 0.0;
     if (dvalues != nullptr) dvalues[i] = use_clipped ? 0.0f : mk * inv * e1;

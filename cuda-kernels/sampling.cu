@@ -14,6 +14,7 @@
 //      the first id whose running kept mass exceeds u times the total kept mass.
 // The largest logit always stays in the kept set. Probabilities are exp((x - max) / T) (unnormalised).
 // logp_sampled = log of the id's probability in the filtered, renormalised distribution (0 for greedy).
+// A row whose logits are all -inf yields id 0 and log-probs -inf.
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -40,7 +41,7 @@ struct SampleSmem {
   unsigned long long bins[kBins];                // combined histogram
   float wsum[kSampleWarps];                      // per-warp kept mass in the draw
   float red_f[32];
-  int red_i[32];
+  int64_t red_i[32];
   detail::MaxSum red_ms[32];
   uint32_t sel_bin;
   unsigned long long sel_above;
@@ -63,11 +64,11 @@ __device__ void block_argmax(float& v, int64_t& idx, SampleSmem& sm) {
   __syncthreads();
   if (lane == 0) {
     sm.red_f[warp] = v;
-    sm.red_i[warp] = (int)idx;
+    sm.red_i[warp] = idx;
   }
   __syncthreads();
   v = lane < kSampleWarps ? sm.red_f[lane] : -INFINITY;
-  idx = lane < kSampleWarps ? (int64_t)sm.red_i[lane] : INT64_MAX;
+  idx = lane < kSampleWarps ? sm.red_i[lane] : INT64_MAX;
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) {
     const float ov = __shfl_xor_sync(detail::kFullMask, v, o);
@@ -293,9 +294,10 @@ __global__ void __launch_bounds__(kSampleThreads)
       lp_sampled = (x[id] - m) / temp - logf(total);
     }
     if (threadIdx.x == 0) {
+      const bool empty = m == -INFINITY;  // every logit -inf: id 0, no distribution, log-probs -inf
       ids[row] = (int32_t)id;
-      if (logp_sampled != nullptr) logp_sampled[row] = lp_sampled;
-      if (logp_raw != nullptr) logp_raw[row] = x[id] - lse_raw;
+      if (logp_sampled != nullptr) logp_sampled[row] = empty ? -INFINITY : lp_sampled;
+      if (logp_raw != nullptr) logp_raw[row] = empty ? -INFINITY : x[id] - lse_raw;
     }
     __syncthreads();  // shared state is reused by the next row
   }

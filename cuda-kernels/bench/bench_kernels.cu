@@ -185,7 +185,9 @@ bool finite_prefix(const T* d, size_t n) {
 
 // ------------------------------------------------------------------ attention
 
-void bench_attention(Timer& tm, const Opts& o, int64_t B, int64_t NH, int64_t T, int64_t HS, bool bf16) {
+// fwd_only: skip forward+backward; suffix: appended to the figure names (tile variants).
+void bench_attention(Timer& tm, const Opts& o, int64_t B, int64_t NH, int64_t T, int64_t HS, bool bf16,
+                     bool fwd_only = false, const std::string& suffix = "") {
     const int64_t C = NH * HS, n = B * T * C;
     const double fwd_flops = 4.0 * B * (double)T * T * NH * HS / 2.0;
     const char* prec = bf16 ? "bf16" : "fp32";
@@ -243,7 +245,7 @@ void bench_attention(Timer& tm, const Opts& o, int64_t B, int64_t NH, int64_t T,
         f.add_int("HS", HS);
     };
     const double ms_f = tm.median_ms(o, fwd);
-    std::string name = std::string("attn_fwd_") + prec;
+    std::string name = std::string("attn_fwd_") + prec + suffix;
     if (ms_f < 0) {
         emit_error(name, (int)-ms_f);
         return;
@@ -256,12 +258,13 @@ void bench_attention(Timer& tm, const Opts& o, int64_t B, int64_t NH, int64_t T,
     if (!(bf16 ? finite_prefix(reinterpret_cast<uint16_t*>(out.p), n) : finite_prefix(reinterpret_cast<float*>(out.p), n)))
         f1.add_str("warning", "non-finite output");
     emit(f1);
+    if (fwd_only) return;
 
     const double ms_fb = tm.median_ms(o, [&]() -> int {
         const int e = fwd();
         return e ? e : bwd();
     }, zero_grads);
-    name = std::string("attn_fwdbwd_") + prec;
+    name = std::string("attn_fwdbwd_") + prec + suffix;
     if (ms_fb < 0) {
         emit_error(name, (int)-ms_fb);
         return;
@@ -422,6 +425,10 @@ int main(int argc, char** argv) {
     const Shape shapes[] = {{4, 16, 1024, 64}, {2, 16, 4096, 128}, {1, 32, 8192, 128}};
     for (bool bf16 : {true, false})
         for (const Shape& s : shapes) bench_attention(tm, o, s.B, s.NH, s.T, s.HS, bf16);
+    // the bf16 forward with 64-row tiles (the default uses 128-row tiles), for comparison
+    setenv("JALIGN_ATTN_FWD_TILE", "64", 1);
+    for (const Shape& s : shapes) bench_attention(tm, o, s.B, s.NH, s.T, s.HS, true, true, "_tile64");
+    unsetenv("JALIGN_ATTN_FWD_TILE");
 #if JALIGN_BENCH_SAMPLING
     bench_sampling(tm, o, 64, 50304);
     bench_sampling(tm, o, 256, 128256);

@@ -5,12 +5,13 @@
 // fp32 kernels are compared with a double-precision reference (atol + rtol*max|ref|). bf16 kernels follow
 // FlashAttention's rule: their error against the double reference (computed from the same bf16 inputs) must
 // be at most 2x the error of a naive bf16 implementation, plus a small floor. Backward launchers must
-// accumulate (+=) into dq/dk/dv. When built with JALIGN_TEST_CPU_KERNELS (and linked with the CPU kernels of
-// native/src/cpu), the fp32 results are also compared with jalign::cpu::attention_*.
+// accumulate (+=) into dq/dk/dv. When built with JALIGN_HAVE_CPU_ATTENTION (cuda-kernels/CMakeLists.txt defines it
+// and links native/src/cpu when attention.cpp is there), the fp32 results are also compared with
+// jalign::cpu::attention_*.
 //
 // Cases: T = 1, 7, 64, 257; HS = 32, 64, 128; separate q/k/v (ld = C) and fused QKV (ld = 3C); with and
-// without key padding (kv_start/kv_end). Prints one line per check and PASS/FAIL; exits 1 on any failure,
-// 2 when no GPU is present.
+// without key padding (kv_start/kv_end); T = 1000 at HS = 64, 128 (not with --quick); KV-cache decode.
+// Prints one line per check and PASS/FAIL; exits 1 on any failure, 2 when no GPU is present.
 #include <cuda_runtime.h>
 
 #include <cinttypes>
@@ -23,7 +24,7 @@
 
 #include "attention_reference.h"
 #include "jalign_cuda.h"
-#ifdef JALIGN_TEST_CPU_KERNELS
+#ifdef JALIGN_HAVE_CPU_ATTENTION
 #include "cpu/cpu_kernels.h"
 #endif
 
@@ -210,7 +211,7 @@ void run_fp32(const Case& cs, std::mt19937& rng) {
     report("fp32 bwd dk   " + cs.name(), max_abs_diff(ck, rk, rk.size()), 5e-5 + 2e-5 * max_abs(rk, rk.size()));
     report("fp32 bwd dv   " + cs.name(), max_abs_diff(cv, rv, rv.size()), 5e-5 + 2e-5 * max_abs(rv, rv.size()));
 
-#ifdef JALIGN_TEST_CPU_KERNELS
+#ifdef JALIGN_HAVE_CPU_ATTENTION
     {
         std::vector<float> cout_(B * T * C), clse(B * NH * T), cdq(n, 0.f), cdk(n, 0.f), cdv(n, 0.f);
         jalign::cpu::attention_forward(cout_.data(), clse.data(), Q, K, V, ld, B, T, NH, HS, pks, pke);
@@ -384,8 +385,16 @@ void run_kvcache(int64_t HS, std::mt19937& rng) {
         report(std::string("kvcache_append v ") + name, max_abs_diff(vc.down(), hvc, hvc.size()), 0.0);
         std::vector<double> ref;
         ref_kvcache(ref, hq, hkc.data(), hvc.data(), ld, B, Tq, NH, HS, maxT, pos, ks.data());
-        report(std::string("attention_kvcache ") + name, max_abs_diff(out.down(), ref, ref.size()),
+        const auto got = out.down();
+        report(std::string("attention_kvcache ") + name, max_abs_diff(got, ref, ref.size()),
                2e-5 + 1e-5 * max_abs(ref, ref.size()));
+#ifdef JALIGN_HAVE_CPU_ATTENTION
+        std::vector<float> cpu_out(B * Tq * C);
+        jalign::cpu::attention_kvcache(cpu_out.data(), hq, hkc.data(), hvc.data(), ld, B, Tq, NH, HS, maxT, pos,
+                                       ks.data());
+        report(std::string("attention_kvcache vs cpu kernel ") + name, max_abs_diff(got, cpu_out, cpu_out.size()),
+               2e-5 + 1e-5 * max_abs(ref, ref.size()));
+#endif
     }
 }
 
@@ -439,19 +448,52 @@ int main(int argc, char** argv) {
     cudaDeviceProp prop;
     CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));
     std::printf("device: %s (sm_%d%d)\n", prop.name, prop.major, prop.minor);
-    const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+    // --quick: one head per case; --T N / --HS N: only that sequence length / head size
+    bool quick = false;
+    int64_t only_T = 0, only_HS = 0;
+    for (int i = 1; i < argc; i++) {
+        const std::string a = argv[i];
+        if (a == "--quick") quick = true;
+        else if (a == "--T" && i + 1 < argc) only_T = std::atoll(argv[++i]);
+        else if (a == "--HS" && i + 1 < argc) only_HS = std::atoll(argv[++i]);
+        else {
+            std::fprintf(stderr, "usage: %s [--quick] [--T N] [--HS N]\n", argv[0]);
+            return 2;
+        }
+    }
     std::mt19937 rng(1234);
     const int64_t Ts[] = {1, 7, 64, 257};
     const int64_t HSs[] = {32, 64, 128};
     for (int64_t T : Ts)
         for (int64_t HS : HSs)
             for (int padded = 0; padded < 2; padded++) {
+                if ((only_T && T != only_T) || (only_HS && HS != only_HS)) continue;
                 const bool fused = ((T + HS / 32 + padded) % 2) == 1;
                 Case cs{2 + padded, T, quick ? 1 : 2, HS, fused, padded == 1};
                 run_fp32(cs, rng);
                 run_bf16(cs, rng);
             }
-    for (int64_t HS : HSs) run_kvcache(HS, rng);
+    if (!quick) {
+        // longer sequences: many key tiles, a length that is not a multiple of any tile
+        for (int64_t HS : {64, 128}) {
+            if ((only_T && only_T != 1000) || (only_HS && HS != only_HS)) continue;
+            Case cs{2, 1000, 1, HS, HS == 128, HS == 64};
+            run_fp32(cs, rng);
+            run_bf16(cs, rng);
+        }
+    }
+    if (!quick) {
+        // the 64-row forward tiles (JALIGN_ATTN_FWD_TILE=64) on the same kinds of cases
+        setenv("JALIGN_ATTN_FWD_TILE", "64", 1);
+        for (int64_t HS : HSs) {
+            if ((only_T && only_T != 257) || (only_HS && HS != only_HS)) continue;
+            std::printf("-- 64-row forward tiles\n");
+            run_bf16(Case{3, 257, 2, HS, HS == 64, true}, rng);
+        }
+        unsetenv("JALIGN_ATTN_FWD_TILE");
+    }
+    for (int64_t HS : HSs)
+        if (!only_HS || HS == only_HS) run_kvcache(HS, rng);
     std::printf("%s: %d of %d checks failed\n", g_failures ? "FAIL" : "PASS", g_failures, g_checks);
     return g_failures ? 1 : 0;
 }

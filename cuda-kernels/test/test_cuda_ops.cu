@@ -246,10 +246,11 @@ static vector<double> ref_ppo(vector<double>* dlogits, vector<double>* logp_out,
     const double pg1 = -A * ratio, pg2 = -A * rc;
     double pg = std::max(pg1, pg2);
     double dpg = pg2 > pg1 ? 0.0 : -A * ratio;
-    const double clipped = pg2 > pg1 ? 1.0 : 0.0;
-    if (P.dual_clip > 1.0f && A < 0 && -A * P.dual_clip < pg) {
+    double clipped = pg2 > pg1 ? 1.0 : 0.0;
+    if (P.dual_clip > 1.0f && A < 0 && -A * P.dual_clip < pg) {  // the dual clip counts as clipped too
       pg = -A * P.dual_clip;
       dpg = 0.0;
+      clipped = 1.0;
     }
     double kl = 0.0, dkl = 0.0;
     if (ref) {
@@ -289,9 +290,11 @@ static double ref_value_loss(vector<double>* dv, double* clipfrac, const vector<
   double loss = 0.0, cf = 0.0;
   if (dv) dv->assign(N, 0.0);
   for (int64_t i = 0; i < N; ++i) {
-    const double vc = o[i] + std::min(std::max((double)v[i] - o[i], -clip), clip);
-    const double l1 = (v[i] - R[i]) * (double)(v[i] - R[i]), l2 = (vc - R[i]) * (vc - R[i]);
-    const bool c = l2 > l1;
+    const double d = (double)v[i] - o[i];
+    const bool outside = d > clip || d < -clip;
+    const double vc = outside ? o[i] + (d > 0 ? clip : -clip) : (double)v[i];  // = old + clamp(v - old)
+    const double l1 = ((double)v[i] - R[i]) * ((double)v[i] - R[i]), l2 = (vc - R[i]) * (vc - R[i]);
+    const bool c = outside && l2 > l1;
     loss += mask[i] * 0.5 * (c ? l2 : l1);
     cf += c ? mask[i] : 0.0;
     if (dv) (*dv)[i] = c ? 0.0 : mask[i] * inv * (v[i] - (double)R[i]);
@@ -392,6 +395,23 @@ static void test_embedding() {
   CK(jc::embedding_backward(dgw.p, dgp.p, dout_.p, dt.p, B, T, C, pos, g_stream));
   check("embedding_backward dwte", dgw.down(), dwte, 1e-5, 1e-5);
   check("embedding_backward dwpe", dgp.down(), dwpe, 1e-5, 1e-5);
+  {  // many rows, few distinct tokens: the dwte sums are bit-identical from run to run
+    const int64_t B2 = 4, T2 = 150, C2 = 64, V2 = 3000;
+    auto tok2 = randi(B2 * T2, 0, 40);
+    for (int64_t r = 0; r < B2 * T2; r += 3) tok2[r] = 2 * (int32_t)V2 / 3;  // one very frequent token
+    auto g2 = randn(B2 * T2 * C2), w0 = randn(V2 * C2);
+    vector<double> ref2(to_d(w0));
+    for (int64_t r = 0; r < B2 * T2; ++r)
+      for (int64_t c = 0; c < C2; ++c) ref2[tok2[r] * C2 + c] += g2[r * C2 + c];
+    Dev<int32_t> dt2(tok2);
+    Dev<float> dg2(g2), dw2(w0);
+    CK(jc::embedding_backward(dw2.p, nullptr, dg2.p, dt2.p, B2, T2, C2, 0, g_stream));
+    auto first = dw2.down();
+    check("embedding_backward dwte, frequent token", first, ref2, 1e-5, 1e-5);
+    dw2.up(w0);
+    CK(jc::embedding_backward(dw2.p, nullptr, dg2.p, dt2.p, B2, T2, C2, 0, g_stream));
+    check_true("embedding_backward dwte deterministic", dw2.down() == first);
+  }
 #ifdef JALIGN_HAVE_CPU_CORE
   vector<float> cout_(B * T * C), cw(dwte0), cp(dwpe0);
   jalign::cpu::embedding_forward(cout_.data(), tokens.data(), wte.data(), wpe.data(), B, T, C, pos);
@@ -571,7 +591,11 @@ static void test_gather_scatter() {
   CK(jc::gather_rows(dg.p, dinp.p, didx.p, n, C, g_stream));
   CK(jc::scatter_add_rows(ds.p, ddout.p, didx.p, n, C, g_stream));
   check("gather_rows", dg.down(), g, 0.0, 0.0);
-  check("scatter_add_rows (accumulates)", ds.down(), s, 1e-5, 1e-5);
+  auto first = ds.down();
+  check("scatter_add_rows (accumulates)", first, s, 1e-5, 1e-5);
+  ds.up(d0);
+  CK(jc::scatter_add_rows(ds.p, ddout.p, didx.p, n, C, g_stream));
+  check_true("scatter_add_rows deterministic", ds.down() == first);
 #ifdef JALIGN_HAVE_CPU_CORE
   vector<float> cg(n * C), cs(d0);
   jalign::cpu::gather_rows(cg.data(), inp.data(), idx.data(), n, C);
@@ -774,6 +798,8 @@ static void test_sampling() {
     if (b % 7 == 3) logits[b * ld + (b * 37) % V] = 25.0f;       // a peaked row
   }
   logits[5 * ld + 17] = -INFINITY;  // masked-out tokens
+  const int64_t empty_row = 13;     // every token masked out: id 0, log-probs -inf
+  for (int64_t j = 0; j < V; ++j) logits[empty_row * ld + j] = -INFINITY;
   vector<float> temp(B), topp(B), minp(B);
   vector<int32_t> topk(B);
   vector<uint64_t> seeds(B);
@@ -798,9 +824,15 @@ static void test_sampling() {
   int bad_kept = 0, bad_greedy = 0, ambiguous = 0;
   vector<double> got_ls, ref_ls, got_lr, ref_lr;
   vector<SampleRef> refs(B);
+  check_true("sample row of -inf logits: id 0, log-probs -inf",
+             ids[empty_row] == 0 && ls[empty_row] == -INFINITY && lr[empty_row] == -INFINITY);
   for (int64_t b = 0; b < B; ++b) {
     const float* x = &logits[b * ld];
     refs[b] = ref_sample(x, V, temp[b], topk[b], topp[b], minp[b]);
+    if (b == empty_row) {
+      refs[b].margin = 0.0;  // excluded from the comparisons below
+      continue;
+    }
     const SampleRef& r = refs[b];
     const int32_t id = ids[b];
     if (id < 0 || id >= V) {
@@ -840,7 +872,8 @@ static void test_sampling() {
   {
     auto id2 = dids.down();
     bool ok = true;
-    for (int64_t b = 0; b < B; ++b) ok = ok && id2[b] >= 0 && id2[b] < V && logits[b * ld + id2[b]] != -INFINITY;
+    for (int64_t b = 0; b < B; ++b)
+      ok = ok && id2[b] >= 0 && id2[b] < V && (b == empty_row || logits[b * ld + id2[b]] != -INFINITY);
     check_true("sample with default parameters", ok);
   }
 #ifdef JALIGN_HAVE_CPU_SAMPLING
@@ -865,7 +898,11 @@ static void test_sampling() {
 #endif
   // Statistics: one distribution, many rows (each row draws its own stream); frequencies vs probabilities.
   {
+#ifdef JALIGN_CUDA_EMULATION
+    const int64_t R = 300, Vs = 61, lds = 64;  // the CPU emulation of the kernels is far slower
+#else
     const int64_t R = 40000, Vs = 61, lds = 64;
+#endif
     auto row = randn(Vs, 1.5f);
     vector<float> many(R * lds, 0.0f);
     for (int64_t b = 0; b < R; ++b) std::copy(row.begin(), row.end(), many.begin() + b * lds);
@@ -1060,6 +1097,129 @@ static void test_ranking_loss() {
   }
 }
 
+// Model-sized shapes (GPT-2 small widths, a 50k and a 128k vocabulary): grid-stride loops, many elements per
+// thread, every radix digit of the sampler in use.
+static void test_model_sizes() {
+  {  // matmul, two transpose combinations of a linear layer's forward and weight gradient
+    const int64_t M = 512, N = 768, K = 768;
+    for (int combo = 0; combo < 2; ++combo) {
+      const bool ta = combo == 1, tb = combo == 0;
+      auto a = randn(M * K), b = randn(K * N), bias = randn(N);
+      vector<double> ref(M * N, 0.0);
+      ref_matmul(ref, a, b, bias.data(), M, N, K, ta, tb, false);
+      Dev<float> da(a), db(b), dbias(bias), dout(M * N);
+      CK(jc::matmul(dout.p, da.p, db.p, dbias.p, M, N, K, ta, tb, false, g_stream));
+      check("matmul 512x768x768 ta" + std::to_string(ta) + " tb" + std::to_string(tb), dout.down(), ref,
+            4e-5 * std::sqrt((double)K), 1e-5);
+    }
+  }
+  {  // layernorm over (4096, 768)
+    const int64_t N = 4096, C = 768;
+    auto xf = randn(N * C, 2.0f, 0.3f), wf = randn(C), bf = randn(C), Gf = randn(N * C);
+    vector<double> x(to_d(xf)), w(to_d(wf)), b(to_d(bf)), G(to_d(Gf));
+    vector<double> out(N * C), mean(N), rstd(N), dx(N * C, 0.0), dw(C, 0.0), db(C, 0.0);
+    ref_layernorm_fwd(out, mean, rstd, x, w, b, N, C, 1e-5);
+    ref_layernorm_bwd(dx, dw, db, G, x, w, mean, rstd, N, C);
+    Dev<float> d_x(xf), d_w(wf), d_b(bf), d_out(N * C), d_mean(N), d_rstd(N), d_G(Gf), d_dx(vector<float>(N * C, 0.0f)),
+        d_dw(vector<float>(C, 0.0f)), d_db(vector<float>(C, 0.0f));
+    CK(jc::layernorm_forward(d_out.p, d_mean.p, d_rstd.p, d_x.p, d_w.p, d_b.p, N, C, 1e-5f, g_stream));
+    CK(jc::layernorm_backward(d_dx.p, d_dw.p, d_db.p, d_G.p, d_x.p, d_w.p, d_mean.p, d_rstd.p, N, C, g_stream));
+    check("layernorm_forward 4096x768", d_out.down(), out, 1e-4, 1e-4);
+    check("layernorm_backward dinp 4096x768", d_dx.down(), dx, 1e-4, 1e-4);
+    check("layernorm_backward dweight 4096x768", d_dw.down(), dw, 2e-3, 1e-4);
+    check("layernorm_backward dbias 4096x768", d_db.down(), db, 2e-3, 1e-4);
+  }
+  {  // sum of squares of 50M values (the block count is capped: many elements per thread)
+    const int64_t n = 50000017;
+    auto x = randu(n, -1.0f, 1.0f);
+    double ref = 0.0;
+    for (float v : x) ref += (double)v * v;
+    Dev<float> dx(x), dout(1);
+    CK(jc::sum_squares(dout.p, dx.p, n, g_stream));
+    check("sum_squares n=50000017", dout.down(), vector<double>{ref}, 1e-6, 1e-6);
+  }
+  const int64_t V = 50257, ld = 50304;
+  {  // cross-entropy over a GPT-2 vocabulary
+    const int64_t N = 16;
+    auto logits = randn(N * ld, 4.0f);
+    auto targets = randi(N, 0, V - 1);
+    targets[5] = -1;
+    auto dloss = randu(N, 0.5f, 1.5f);
+    vector<double> loss(N, 0.0), dl(N * ld, 0.0), lp;
+    for (int64_t i = 0; i < N; ++i) {
+      if (targets[i] < 0) continue;
+      ref_log_softmax(lp, &logits[i * ld], V);
+      loss[i] = -lp[targets[i]];
+      for (int64_t j = 0; j < V; ++j) dl[i * ld + j] = (std::exp(lp[j]) - (j == targets[i])) * dloss[i];
+    }
+    Dev<float> dlog(logits), dlos(N), ddl(dloss);
+    Dev<int32_t> dt(targets);
+    CK(jc::crossentropy(dlos.p, dlog.p, dlog.p, dt.p, ddl.p, N, V, ld, g_stream));
+    check("crossentropy losses V=50257", dlos.down(), loss, 2e-5, 1e-5);
+    check("crossentropy dlogits in place V=50257", dlog.down(), dl, 1e-7, 1e-4);
+  }
+  {  // PPO loss over a GPT-2 vocabulary
+    const int64_t N = 16;
+    auto logits = randn(N * ld, 3.0f);
+    auto tokens = randi(N, 0, V - 1);
+    auto adv = randn(N);
+    vector<float> mask(N, 1.0f), old(N), ref(N);
+    mask[3] = 0.0f;
+    vector<double> lp;
+    for (int64_t i = 0; i < N; ++i) {
+      ref_log_softmax(lp, &logits[i * ld], V);
+      old[i] = (float)lp[tokens[i]] + randn(1, 0.3f)[0];
+      ref[i] = (float)lp[tokens[i]] + randn(1, 0.3f)[0];
+    }
+    const PpoParams P{0.2f, 3.0f, 0.01f, 0.05f, 3};
+    vector<double> dl, lpo;
+    auto met = ref_ppo(&dl, &lpo, logits, tokens, old, adv, &ref, mask, N, V, ld, P);
+    Dev<float> dlog(logits), dold(old), dadv(adv), dref(ref), dmask(mask), dmet(JALIGN_PPO_METRICS), dlp(N);
+    Dev<int32_t> dtok(tokens);
+    CK(jc::ppo_loss(dmet.p, dlp.p, dlog.p, dlog.p, dtok.p, dold.p, dadv.p, dref.p, dmask.p, N, V, ld, P.clip_eps,
+                    P.dual_clip, P.entropy_coef, P.kl_coef, P.kl_estimator, g_stream));
+    check("ppo metrics V=50257", dmet.down(), met, 1e-4, 1e-4);
+    check("ppo logp V=50257", dlp.down(), lpo, 2e-5, 1e-5);
+    check("ppo dlogits in place V=50257", dlog.down(), dl, 1e-8, 1e-3);
+  }
+  {  // sampling over a 128k vocabulary: greedy, top-k, top-p, min-p and all three
+    const int64_t B = 20, Vb = 128256;
+    auto logits = randn(B * Vb, 3.0f);
+    vector<float> temp(B), topp(B, 1.0f), minp(B, 0.0f);
+    vector<int32_t> topk(B, 0);
+    vector<uint64_t> seeds(B);
+    for (int64_t b = 0; b < B; ++b) {
+      const int mode = (int)(b % 5);
+      temp[b] = mode == 0 ? 0.0f : 0.8f;
+      if (mode == 1 || mode == 4) topk[b] = 50;
+      if (mode == 2 || mode == 4) topp[b] = 0.9f;
+      if (mode == 3 || mode == 4) minp[b] = 0.05f;
+      seeds[b] = 77 + (uint64_t)b;
+    }
+    Dev<float> dlog(logits), dt(temp), dp(topp), dmp(minp), dls(B), dlr(B);
+    Dev<int32_t> dk(topk), dids(B);
+    Dev<uint64_t> ds(seeds);
+    CK(jc::sample(dids.p, dls.p, dlr.p, dlog.p, B, Vb, Vb, dt.p, dk.p, dp.p, dmp.p, ds.p, 3, g_stream));
+    auto ids = dids.down();
+    auto ls = dls.down();
+    int bad = 0;
+    vector<double> got, want;
+    for (int64_t b = 0; b < B; ++b) {
+      SampleRef r = ref_sample(&logits[b * Vb], Vb, temp[b], topk[b], topp[b], minp[b]);
+      if (ids[b] < 0 || ids[b] >= Vb || (!r.kept[ids[b]] && r.margin >= 1e-3)) {
+        ++bad;
+        continue;
+      }
+      if (r.kept[ids[b]] && r.margin >= 1e-3) {
+        got.push_back(ls[b]);
+        want.push_back(temp[b] > 0.0f ? std::log(r.prob[ids[b]]) : 0.0);
+      }
+    }
+    check_true("sample V=128256 ids inside the reference kept set", bad == 0, std::to_string(bad) + " bad");
+    check("sample V=128256 logp_sampled", got, want, 2e-4, 1e-4);
+  }
+}
+
 static void test_runtime() {
   void* s = nullptr;
   CK(jc::stream_create(&s));
@@ -1119,6 +1279,7 @@ int main() {
   test_ppo();
   test_value_loss();
   test_ranking_loss();
+  test_model_sizes();
 
   CK(cudaGetLastError());
   CK(jc::stream_destroy(s));

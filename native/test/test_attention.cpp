@@ -202,8 +202,9 @@ void test_fwd_bwd(int isa, int64_t B, int64_t T, int64_t NH, int64_t HS, bool fu
       ev.add(dv[x], g0[dv - g.data() + x] + ref.dv[y], 1e-5, 1e-4);
     }
   char name[160];
-  std::snprintf(name, sizeof name, "%s fwd+bwd B=%ld T=%ld NH=%ld HS=%ld %s pad=%s", isa_name(isa), (long)B, (long)T,
-                (long)NH, (long)HS, fused ? "fused-qkv" : "separate", pad == 0 ? "none" : pad == 1 ? "left" : pad == 2 ? "right" : "both");
+  std::snprintf(name, sizeof name, "%s fwd+bwd B=%ld T=%ld NH=%ld HS=%ld %s pad=%s thr=%d", isa_name(isa), (long)B,
+                (long)T, (long)NH, (long)HS, fused ? "fused-qkv" : "separate",
+                pad == 0 ? "none" : pad == 1 ? "left" : pad == 2 ? "right" : "both", omp_get_max_threads());
   report(name, {{"out", eo}, {"lse", el}, {"dq", eq}, {"dk", ek}, {"dv", ev}});
 }
 
@@ -335,11 +336,17 @@ int main() {
           test_fwd_bwd(isa, 2, T, NH, HS, pad >= 2, pad, seed++);
         }
     // Head sizes that are not specialised (a multiple of the vector width) or need padding.
-    for (int64_t HS : {8, 24, 48, 80})
+    for (int64_t HS : {1, 8, 24, 48, 80, 256})
       for (int64_t T : {7, 130}) {
         test_fwd_bwd(isa, 2, T, 4, HS, true, 3, seed++);
         test_fwd_bwd(isa, 2, T, 1, HS, false, 1, seed++);
       }
+    // Other thread counts (the backward picks "one head per thread" or "threads share a head" by B*NH/threads).
+    for (int threads : {1, 3}) {
+      omp_set_num_threads(threads);
+      for (int64_t NH : {1, 3, 12}) test_fwd_bwd(isa, 2, 257, NH, 64, NH == 3, 3, seed++);
+    }
+    omp_set_num_threads(2);
     test_finite_differences(isa, 32);
     test_finite_differences(isa, 24);
     for (int64_t HS : {32, 64, 128, 24}) {

@@ -5,7 +5,8 @@
 // Shape legend: B = batch, T = time, NH = heads, HS = head size; Br = query rows per tile (QV vectors of
 // S::W lanes), Bc = key rows per tile (= Br).
 //
-// Layout of a tile: queries run along the SIMD lanes. With Q^T packed as (HS, Br) and K rows read in place,
+// Layout of a tile: queries run along the SIMD lanes. With Q^T packed as (HS, Br) and K rows read in place (or
+// from a contiguous copy of the tile, where a tile is read many times),
 //   S^T (Bc, Br) = K Q^T                 (kernel "rows x packed": broadcast K[j,d], vector over queries)
 // the online softmax then works lane-wise (one running max / sum per query lane), and
 //   O^T (HS, Br) += V^T P^T              (broadcast V[j,d], vector over queries).
@@ -13,7 +14,10 @@
 //   dV (Bc, HS) += P^T dO,  dK (Bc, HS) += dS^T Q   (broadcast P^T[j,i], vector over d).
 // All three are one register-blocked micro-kernel: acc[r][c] += a(r,k) * b(k)[c] over a reduction index k.
 // No T x T buffer exists: per thread there are a few Br x Bc / HS x Br tiles (and, in the backward, Q^T / dO^T
-// packed once per head, O(T*HS)).
+// and contiguous Q / dO rows packed once per head, O(T*HS)).
+// Parallel split: forward over (b, h, query tile), largest first; backward over (b, h) when there are at least
+// 4 heads per thread (each thread owns its head's dQ), else over the key tiles of one head at a time with
+// per-thread dQ partials summed afterwards. dK/dV rows of a key tile are only ever written by its owner.
 
 constexpr int QV = 4;                 // query vectors per tile
 constexpr int Br = QV * S::W;         // query rows per tile
@@ -129,6 +133,13 @@ struct Scratch {
 
 static inline int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
+// dst (n, HS) contiguous = n rows of src (row stride lds). Tiles read many times are packed like this: rows of a
+// (B,T,C) tensor are C floats apart, and a tile's rows read with that stride fall into a few L1 sets.
+static inline void copy_rows(float* dst, const float* src, int64_t lds, int64_t n, int64_t HS) {
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t d = 0; d < HS; d += S::W) S::store(dst + r * HS + d, S::load(src + r * lds + d));
+}
+
 // dst (HS, Br) = mul * transpose of nq rows of src (row stride lds); lanes nq..Br-1 are zeroed.
 static void pack_transposed(float* dst, const float* src, int64_t lds, int64_t nq, int64_t HS, float mul) {
   int64_t i0 = 0;
@@ -213,7 +224,7 @@ static void forward_impl(const FwdProblem& p) {
 
 #pragma omp parallel if (ntasks > 1)
   {
-    Scratch QT(HS * Br), ST(Bc * Br), OT(HS * Br), fin(2 * Br);
+    Scratch QT(HS * Br), ST(Bc * Br), OT(HS * Br), Vt(Bc * HS), fin(2 * Br);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t ti = 0; ti < ntasks; ++ti) {
       const int64_t b = tasks[ti].b, h = tasks[ti].h, t0 = tasks[ti].t0;
@@ -262,7 +273,8 @@ static void forward_impl(const FwdProblem& p) {
             float* ptr = OT.p + d * Br + cv * S::W;
             S::store(ptr, S::mul(S::load(ptr), alpha[cv]));
           }
-        tile_acc_transposed(OT.p, vb + j0 * p.ldkv, p.ldkv, ST.p, HS, nk);
+        copy_rows(Vt.p, vb + j0 * p.ldkv, p.ldkv, nk, HS);
+        tile_acc_transposed(OT.p, Vt.p, HS, ST.p, HS, nk);
       }
 
       float* mf = fin.p;
@@ -296,7 +308,15 @@ struct HeadPack {
   float* dOT;   // (nqt, HS, Br)
   float* lse2;  // (nqt, Br); +inf in lanes past the valid rows (P = 0 there)
   float* D;     // (nqt, Br)
+  float* Qr;    // (nqt, Br, HS) the query rows, contiguous
+  float* dOr;   // (nqt, Br, HS) the dout rows, contiguous
 };
+
+// Carves a HeadPack out of one buffer of 4*head_elems + 2*nqt*Br floats (head_elems = nqt*HS*Br).
+static HeadPack head_pack(float* base, int64_t head_elems, int64_t nqt) {
+  return HeadPack{base, base + head_elems, base + 2 * head_elems, base + 2 * head_elems + nqt * Br,
+                  base + 2 * head_elems + 2 * nqt * Br, base + 3 * head_elems + 2 * nqt * Br};
+}
 
 static void pack_query_tile(const BwdProblem& p, const HeadPack& hp, int64_t HS, int64_t b, int64_t h, int64_t s,
                             int64_t e, int64_t qt) {
@@ -311,6 +331,8 @@ static void pack_query_tile(const BwdProblem& p, const HeadPack& hp, int64_t HS,
   const float* gb = p.dout + b * p.T * p.ldo + h * HS;
   pack_transposed(QT, qb + t0 * p.ld, p.ld, nq, HS, c);
   pack_transposed(dOT, gb + t0 * p.ldo, p.ldo, nq, HS, 1.f);
+  copy_rows(hp.Qr + qt * Br * HS, qb + t0 * p.ld, p.ld, nq, HS);
+  copy_rows(hp.dOr + qt * Br * HS, gb + t0 * p.ldo, p.ldo, nq, HS);
   for (int64_t i = 0; i < nq; ++i) {
     const float* orow = ob + (t0 + i) * p.ldo;
     const float* gr = gb + (t0 + i) * p.ldo;
@@ -329,14 +351,13 @@ static void pack_query_tile(const BwdProblem& p, const HeadPack& hp, int64_t HS,
 // (no other task touches them); dQ^T contributions are added to dQT (nqt, HS, Br).
 template <int HSC>
 static void backward_key_tile(const BwdProblem& p, const HeadPack& hp, int64_t b, int64_t h, int64_t s, int64_t e,
-                              int64_t kt, float* dQT, float* ST, float* DPT, float* dKa, float* dVa) {
+                              int64_t kt, float* dQT, float* ST, float* DPT, float* dKa, float* dVa, float* Kt,
+                              float* Vt) {
   const int64_t HS = HSC ? HSC : p.HS;
   const int64_t nqt = (e - s + Br - 1) / Br;
   const int64_t j0 = s + kt * Bc, nk = std::min<int64_t>(Bc, e - j0);
-  const float* qb = p.q + b * p.T * p.ld + h * HS;
-  const float* kb = p.k + b * p.T * p.ld + h * HS + j0 * p.ld;
-  const float* vb = p.v + b * p.T * p.ld + h * HS + j0 * p.ld;
-  const float* gb = p.dout + b * p.T * p.ldo + h * HS;
+  copy_rows(Kt, p.k + b * p.T * p.ld + h * HS + j0 * p.ld, p.ld, nk, HS);
+  copy_rows(Vt, p.v + b * p.T * p.ld + h * HS + j0 * p.ld, p.ld, nk, HS);
   for (int64_t x = 0; x < nk * HS; ++x) dKa[x] = dVa[x] = 0.f;
 
   for (int64_t qt = kt; qt < nqt; ++qt) {
@@ -349,7 +370,7 @@ static void backward_key_tile(const BwdProblem& p, const HeadPack& hp, int64_t b
       Dv[cv] = S::load(hp.D + qt * Br + cv * S::W);
     }
     // P^T = exp2(S^T - lse)
-    tile_rows_x_packed<HSC>(ST, kb, p.ld, QT, HS, nk);
+    tile_rows_x_packed<HSC>(ST, Kt, HS, QT, HS, nk);
     if (j0 + nk - 1 > t0) mask_tile(ST, nk, j0, t0);
     for (int64_t r = 0; r < nk; ++r)
       for (int cv = 0; cv < QV; ++cv) {
@@ -357,17 +378,17 @@ static void backward_key_tile(const BwdProblem& p, const HeadPack& hp, int64_t b
         S::store(ptr, S::exp2(S::sub(S::load(ptr), lse2[cv])));
       }
     // dV += P^T dO
-    tile_acc_rows<HSC>(dVa, ST, gb + t0 * p.ldo, p.ldo, HS, nq, nk);
+    tile_acc_rows<HSC>(dVa, ST, hp.dOr + qt * Br * HS, HS, HS, nq, nk);
     // dP^T = V dO^T ; dS^T = P^T * (dP^T - D)
-    tile_rows_x_packed<HSC>(DPT, vb, p.ld, dOT, HS, nk);
+    tile_rows_x_packed<HSC>(DPT, Vt, HS, dOT, HS, nk);
     for (int64_t r = 0; r < nk; ++r)
       for (int cv = 0; cv < QV; ++cv) {
         float* ptr = DPT + r * Br + cv * S::W;
         S::store(ptr, S::mul(S::load(ST + r * Br + cv * S::W), S::sub(S::load(ptr), Dv[cv])));
       }
     // dK += dS^T Q ; dQ^T += K^T dS^T   (scale applied once at the end)
-    tile_acc_rows<HSC>(dKa, DPT, qb + t0 * p.ld, p.ld, HS, nq, nk);
-    tile_acc_transposed(dQT + qt * HS * Br, kb, p.ld, DPT, HS, nk);
+    tile_acc_rows<HSC>(dKa, DPT, hp.Qr + qt * Br * HS, HS, HS, nq, nk);
+    tile_acc_transposed(dQT + qt * HS * Br, Kt, HS, DPT, HS, nk);
   }
 
   float* dkb = p.dk + b * p.T * p.ld + h * HS + j0 * p.ld;
@@ -414,9 +435,9 @@ static void backward_impl(const BwdProblem& p) {
     // Many heads: one head per task; each thread owns its packed head and dQ^T accumulator.
 #pragma omp parallel
     {
-      Scratch packs(2 * head_elems + 2 * nqt_max * Br), dQT(head_elems), ST(Bc * Br), DPT(Bc * Br),
-          dKa(Bc * HS), dVa(Bc * HS), tmp(HS * Br + S::W * S::W);
-      HeadPack hp{packs.p, packs.p + head_elems, packs.p + 2 * head_elems, packs.p + 2 * head_elems + nqt_max * Br};
+      Scratch packs(4 * head_elems + 2 * nqt_max * Br), dQT(head_elems), ST(Bc * Br), DPT(Bc * Br),
+          dKa(Bc * HS), dVa(Bc * HS), Kt(Bc * HS), Vt(Bc * HS), tmp(HS * Br + S::W * S::W);
+      const HeadPack hp = head_pack(packs.p, head_elems, nqt_max);
 #pragma omp for schedule(dynamic, 1)
       for (int64_t bh = 0; bh < B * NH; ++bh) {
         const int64_t b = bh / NH, h = bh % NH;
@@ -426,19 +447,20 @@ static void backward_impl(const BwdProblem& p) {
         const int64_t nqt = (e - s + Br - 1) / Br;
         for (int64_t qt = 0; qt < nqt; ++qt) pack_query_tile(p, hp, HS, b, h, s, e, qt);
         for (int64_t x = 0; x < nqt * HS * Br; ++x) dQT.p[x] = 0.f;
-        for (int64_t kt = 0; kt < nqt; ++kt) backward_key_tile<HSC>(p, hp, b, h, s, e, kt, dQT.p, ST.p, DPT.p, dKa.p, dVa.p);
+        for (int64_t kt = 0; kt < nqt; ++kt) backward_key_tile<HSC>(p, hp, b, h, s, e, kt, dQT.p, ST.p, DPT.p, dKa.p, dVa.p, Kt.p, Vt.p);
         for (int64_t qt = 0; qt < nqt; ++qt) finish_dq(p, HS, b, h, s, e, qt, dQT.p, 1, head_elems, tmp.p);
       }
     }
   } else {
     // Few heads: the threads share one head at a time, split over key tiles, with per-thread dQ^T partials.
-    Scratch packs(2 * head_elems + 2 * nqt_max * Br), parts((int64_t)nthreads * head_elems);
-    HeadPack hp{packs.p, packs.p + head_elems, packs.p + 2 * head_elems, packs.p + 2 * head_elems + nqt_max * Br};
+    Scratch packs(4 * head_elems + 2 * nqt_max * Br), parts((int64_t)nthreads * head_elems);
+    const HeadPack hp = head_pack(packs.p, head_elems, nqt_max);
 #pragma omp parallel num_threads(nthreads)
     {
       const int tid = omp_get_thread_num();
       const int nth = omp_get_num_threads();
-      Scratch ST(Bc * Br), DPT(Bc * Br), dKa(Bc * HS), dVa(Bc * HS), tmp(HS * Br + S::W * S::W);
+      Scratch ST(Bc * Br), DPT(Bc * Br), dKa(Bc * HS), dVa(Bc * HS), Kt(Bc * HS), Vt(Bc * HS),
+          tmp(HS * Br + S::W * S::W);
       float* mine = parts.p + (int64_t)tid * head_elems;
       for (int64_t bh = 0; bh < B * NH; ++bh) {
         const int64_t b = bh / NH, h = bh % NH;
@@ -450,7 +472,7 @@ static void backward_impl(const BwdProblem& p) {
         for (int64_t qt = 0; qt < nqt; ++qt) pack_query_tile(p, hp, HS, b, h, s, e, qt);
         for (int64_t x = 0; x < nqt * HS * Br; ++x) mine[x] = 0.f;
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t kt = 0; kt < nqt; ++kt) backward_key_tile<HSC>(p, hp, b, h, s, e, kt, mine, ST.p, DPT.p, dKa.p, dVa.p);
+        for (int64_t kt = 0; kt < nqt; ++kt) backward_key_tile<HSC>(p, hp, b, h, s, e, kt, mine, ST.p, DPT.p, dKa.p, dVa.p, Kt.p, Vt.p);
 #pragma omp for schedule(static)
         for (int64_t qt = 0; qt < nqt; ++qt) finish_dq(p, HS, b, h, s, e, qt, parts.p, nth, head_elems, tmp.p);
       }

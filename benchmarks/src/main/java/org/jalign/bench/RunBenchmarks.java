@@ -28,6 +28,8 @@ public final class RunBenchmarks {
     WORK.put("GemmBench", (m, p) -> new Object[] {GemmBench.flops(p.get("shape")), "GFLOP/s"});
     BASELINE.put("GemmBench", "openblasDirect");
     WORK.put("CoreOpsBench", (m, p) -> new Object[] {CoreOpsBench.bytes(m), "GB/s"});
+    WORK.put("AttentionBench", (m, p) -> new Object[] {AttentionBench.flops(p.get("shape"), p.get("pass")), "GFLOP/s"});
+    BASELINE.put("AttentionBench", "naive");
     WORK.put("SamplingBench", (m, p) -> new Object[] {SamplingBench.bytes(p.get("shape")), "GB/s"});
     BASELINE.put("SamplingBench", "sortTopP");
     WORK.put("PpoLossBench", (m, p) -> new Object[] {PpoLossBench.bytes(p.get("shape")), "GB/s"});

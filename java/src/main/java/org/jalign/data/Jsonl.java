@@ -33,6 +33,12 @@ import org.jalign.io.StrictJson;
  * {@code <|end|>} stays readable).
  */
 public final class Jsonl {
+    /**
+     * The longest line accepted, in bytes (16 MiB). A longer line is a {@link DataFormatException}, raised before
+     * the line is buffered, so a hostile file cannot make the reader allocate without bound.
+     */
+    public static final int MAX_LINE_BYTES = 16 << 20;
+
     static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
 
     private Jsonl() {}
@@ -53,7 +59,13 @@ public final class Jsonl {
             LineSplitter lines = new LineSplitter(in);
             long lineNo = 0;
             while (true) {
-                ByteBuffer raw = lines.next();
+                ByteBuffer raw;
+                try {
+                    raw = lines.next();
+                } catch (LineTooLongException e) {
+                    throw new DataFormatException(file, lineNo + 1, "line is longer than " + MAX_LINE_BYTES
+                            + " bytes", null);
+                }
                 if (raw == null) break;
                 lineNo++;
                 String line;
@@ -83,7 +95,16 @@ public final class Jsonl {
         return out;
     }
 
-    /** Splits a stream into lines at '\n' bytes, reading in 64 KiB chunks; the last line may lack '\n'. */
+    private static final class LineTooLongException extends IOException {
+        LineTooLongException() {
+            super("line too long");
+        }
+    }
+
+    /**
+     * Splits a stream into lines at '\n' bytes, reading in 64 KiB chunks; the last line may lack '\n'. A line
+     * longer than {@link #MAX_LINE_BYTES} is a {@link LineTooLongException}.
+     */
     private static final class LineSplitter {
         private final InputStream in;
         private byte[] buf = new byte[1 << 16];
@@ -114,7 +135,10 @@ public final class Jsonl {
                 }
                 // move the partial line to the front (growing the buffer for long lines), then read more
                 int len = end - start;
-                if (len == buf.length) buf = java.util.Arrays.copyOf(buf, buf.length * 2);
+                if (len >= MAX_LINE_BYTES) throw new LineTooLongException();
+                if (len == buf.length) {
+                    buf = java.util.Arrays.copyOf(buf, Math.min(buf.length * 2, MAX_LINE_BYTES + 1));
+                }
                 else if (start > 0) System.arraycopy(buf, start, buf, 0, len);
                 start = 0;
                 end = len;

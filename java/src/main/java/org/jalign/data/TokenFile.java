@@ -356,6 +356,22 @@ public final class TokenFile implements TokenSource, AutoCloseable {
     return open(out);
   }
 
+  /**
+   * Tokenises text files once with a jalign {@link org.jalign.text.Tokenizer}: plain-text encoding (special
+   * strings in the text are not special), each file followed by {@code <|endoftext|>} when the tokenizer has it;
+   * the tokenizer's serialised bytes are part of the reuse fingerprint.
+   */
+  public static TokenFile tokenize(List<Path> inputs, org.jalign.text.Tokenizer tokenizer, Path out)
+      throws IOException {
+    Objects.requireNonNull(tokenizer, "tokenizer");
+    int eot = tokenizer.specialId(org.jalign.text.Tokenizer.ENDOFTEXT).orElse(-1);
+    java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+    byte[] bytes = tokenizer.toBytes();
+    crc.update(bytes);
+    long key = crc.getValue() ^ ((long) bytes.length << 32);
+    return tokenize(inputs, tokenizer::encode, tokenizer.vocabSize(), eot, key, out);
+  }
+
   private static int[] withSeparator(int[] ids, int separator) {
     if (separator < 0) return ids;
     int[] r = java.util.Arrays.copyOf(ids, ids.length + 1);

@@ -70,6 +70,11 @@ public final class Checkpoint implements AutoCloseable {
   public static final String ADAM_M = "optim/m";
   public static final String ADAM_V = "optim/v";
 
+  /** The conventional name of a head's parameters, e.g. {@code head("value")} = {@code "head/value"}. */
+  public static String head(String name) {
+    return "head/" + Objects.requireNonNull(name, "name");
+  }
+
   static final byte[] MAGIC = {'J', 'A', 'L', 'C', 'K', 'P', 'T', 0};
   static final int VERSION = 1;
   static final int FORMAT_VERSION = 1;

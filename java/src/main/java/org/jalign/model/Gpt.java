@@ -247,7 +247,10 @@ public final class Gpt implements AutoCloseable {
 
   // ================================================================== activations
 
-  /** Training activations for one (B, T), allocated once and reused. */
+  /**
+   * Training activations for one (B, T), allocated once and reused; a later smaller (B, T) reuses the storage
+   * with new views, a larger one reallocates.
+   */
   private final class Acts implements AutoCloseable {
     final int b, t;
     final Tensor block; // every F32 activation in one allocation
@@ -259,26 +262,35 @@ public final class Gpt implements AutoCloseable {
     final Tensor logits; // (B,T,Vp)
     final Tensor losses, dloss; // (BT)
     final Tensor dres, dbuf, d4a, d4b, dqkv; // (B,T,C) x2, (B,T,4C) x2, (B,T,3C) view of d4b
+    final Tensor dhidden; // (B,T,C): a gradient buffer handed to callers
     final float[] lossHost, dlossHost;
     boolean forwardDone;
     boolean padded; // positions came from posIds (row-dependent)
     boolean hasKvStart, hasKvEnd;
 
-    Acts(int b, int t) {
+    /** Views for (b, t) over the storage of {@code previous} when it is large enough (else new storage). */
+    Acts(int b, int t, Acts previous) {
       this.b = b;
       this.t = t;
       long bt = (long) b * t, c = channels, l = layers;
       long perLayer = bt * c * 5 + bt * 3 * c + bt * 4 * c * 2 + bt * 4 + (long) b * heads * t;
-      long total = bt * c + l * perLayer + bt * c + bt * 2 + bt * paddedVocab + bt * 2 + bt * c * 2 + bt * 4 * c * 2;
-      block = allocate(DType.F32, total);
-      Tensor in = null;
-      try {
-        in = allocate(DType.I32, bt * 3 + 2L * b);
-      } catch (RuntimeException e) {
-        block.close();
-        throw e;
+      long total = bt * c + l * perLayer + bt * c + bt * 2 + bt * paddedVocab + bt * 2 + bt * c * 3 + bt * 4 * c * 2;
+      long intsNeeded = bt * 3 + 2L * b;
+      if (previous != null && previous.block.numel() >= total && previous.ints.numel() >= intsNeeded) {
+        block = previous.block;
+        ints = previous.ints;
+      } else {
+        if (previous != null) previous.close();
+        block = allocate(DType.F32, total);
+        Tensor in = null;
+        try {
+          in = allocate(DType.I32, intsNeeded);
+        } catch (RuntimeException e) {
+          block.close();
+          throw e;
+        }
+        ints = in;
       }
-      ints = in;
       tokens = ints.slice(0, b, t);
       tokensFlat = ints.slice(0, bt);
       targets = ints.slice(bt, bt);
@@ -326,6 +338,7 @@ public final class Gpt implements AutoCloseable {
       d4a = take(off, b, t, 4 * c);
       d4b = take(off, b, t, 4 * c);
       dqkv = d4b.slice(0, b, t, 3 * c);
+      dhidden = take(off, b, t, c);
       if (off[0] > total) throw new AssertionError("activation layout overflows its block");
       lossHost = new float[(int) bt];
       dlossHost = new float[(int) bt];
@@ -400,13 +413,12 @@ public final class Gpt implements AutoCloseable {
     }
   }
 
+  /** Activations for (b, t): reuses the current storage when it is large enough (a smaller batch). */
   private Acts acts(int b, int t) {
     if (acts != null && acts.b == b && acts.t == t) return acts;
-    if (acts != null) {
-      acts.close();
-      acts = null;
-    }
-    acts = new Acts(b, t);
+    Acts previous = acts;
+    acts = null;
+    acts = new Acts(b, t, previous);
     return acts;
   }
 
@@ -533,6 +545,18 @@ public final class Gpt implements AutoCloseable {
     backend.add(o, o, w);
   }
 
+  /**
+   * A zero-filled gradient buffer (B,T,C) for {@link #hidden()} of the last forward (e.g. for a {@link ScalarHead}
+   * backward), owned by the model: zeroed by each call, valid until the next forward with another (B,T).
+   */
+  public Tensor zeroedDhidden() {
+    try (Use u = enter()) {
+      if (acts == null || !acts.forwardDone) throw new IllegalStateException("zeroedDhidden() needs a forward() first");
+      backend.zero(acts.dhidden);
+      return acts.dhidden;
+    }
+  }
+
   /** The final-LayerNorm output (B,T,C) of the last {@link #forward}. */
   public Tensor hidden() {
     checkOpen();
@@ -612,7 +636,8 @@ public final class Gpt implements AutoCloseable {
   /**
    * Forward, fused softmax cross-entropy over the first V logits, and backward. targets (B*T) below 0 are
    * ignored; weights (B*T, nullable = all 1) must be finite and >= 0. Loss = Σ w_i·l_i / Σ w_i over the kept
-   * positions; the gradients of that loss accumulate into {@link #grads()}. Returns the loss.
+   * positions; the gradients of that loss accumulate into {@link #grads()}. Returns the loss. The logits buffer
+   * returned by {@link #forward} holds dlogits afterwards.
    */
   public float lossAndBackward(int[] tokens, int[] targets, float[] weights, int B, int T, int[] kvStart,
       int[] kvEnd) {
@@ -689,7 +714,10 @@ public final class Gpt implements AutoCloseable {
    * Runs Tq new tokens per row (B,Tq) at absolute positions pos..pos+Tq-1 through the model, appending their
    * keys and values to the cache, and returns the logits (B,Tq,Vp) (owned by the model, valid until the next
    * cached call with the same (B,Tq)). kvStart (nullable): row b's first valid position (left padding), as in
-   * {@link #forward}; at pos > 0 it must be <= pos.
+   * {@link #forward}; at pos > 0 it must be <= pos. A chunk at pos = 0 (the prefill) attends with the tiled
+   * kernel ({@link org.jalign.backend.Backend#attentionForwardQkv}), later chunks with
+   * {@link org.jalign.backend.Backend#attentionKvCache}; both append to the cache with
+   * {@link org.jalign.backend.Backend#kvCacheAppend}.
    */
   public Tensor forwardCached(KvCache cache, int[] tokens, int B, int Tq, int pos, int[] kvStart) {
     try (Use u = enter()) {

@@ -32,7 +32,27 @@ public record GptConfig(int layers, int heads, int channels, int contextLength, 
       throw new IllegalArgumentException("channels " + channels + " must be divisible by heads " + heads);
     }
     if (vocabSize > Integer.MAX_VALUE - 64) throw new IllegalArgumentException("vocabSize " + vocabSize + " too large");
+    if (contextLength > MAX_CONTEXT_LENGTH) {
+      throw new IllegalArgumentException("contextLength " + contextLength + " exceeds the limit " + MAX_CONTEXT_LENGTH);
+    }
+    // every parameter tensor is initialised and checkpointed through Java arrays: check sizes before anything
+    // is allocated (a configuration read from a file must not become a huge allocation)
+    double l = layers, c = channels; // doubles: the products below may exceed 2^63
+    double[] largest = {(vocabSize + 63L) / 64 * 64 * c, contextLength * c, l * 4 * c * c};
+    for (double n : largest) {
+      if (n > MAX_TENSOR_ELEMENTS) {
+        throw new IllegalArgumentException("a parameter tensor of " + this.getClass().getSimpleName() + "(L=" + layers
+            + ", NH=" + heads + ", C=" + channels + ", maxT=" + contextLength + ", V=" + vocabSize + ") would have "
+            + String.format("%.3g", n) + " elements, more than the limit " + MAX_TENSOR_ELEMENTS);
+      }
+    }
   }
+
+  /** The largest context length a configuration may declare (2^24 positions). */
+  public static final int MAX_CONTEXT_LENGTH = 1 << 24;
+
+  /** The largest parameter tensor (elements): parameters travel through Java float arrays. */
+  public static final long MAX_TENSOR_ELEMENTS = Integer.MAX_VALUE - 8;
 
   private static void positive(String name, int v) {
     if (v <= 0) throw new IllegalArgumentException(name + " must be > 0, got " + v);

@@ -55,6 +55,11 @@ public final class ScalarHead implements AutoCloseable {
     params.copyFrom(init);
   }
 
+  /** A head for a model's hidden states (C = the model's channels) on the model's backend. */
+  public ScalarHead(Gpt model, long seed) {
+    this(model.backend(), model.config().channels(), seed);
+  }
+
   public int channels() {
     return channels;
   }

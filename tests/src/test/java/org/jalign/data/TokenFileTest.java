@@ -143,6 +143,21 @@ class TokenFileTest {
   }
 
   @Test
+  void tokenizeWithAJalignTokenizer() throws IOException {
+    org.jalign.text.ByteTokenizer tok = new org.jalign.text.ByteTokenizer(org.jalign.text.Tokenizer.STANDARD_SPECIALS);
+    Path a = dir.resolve("a.txt");
+    Files.writeString(a, "hi <|endoftext|>");
+    try (TokenFile f = TokenFile.tokenize(List.of(a), tok, dir.resolve("t.tok"))) {
+      int[] ids = f.toArray();
+      int eot = tok.tokenId(org.jalign.text.Tokenizer.ENDOFTEXT);
+      assertEquals(eot, ids[ids.length - 1], "each file ends with <|endoftext|>");
+      assertEquals(tok.decode(Arrays.copyOf(ids, ids.length - 1)), "hi <|endoftext|>");
+      for (int i = 0; i < ids.length - 1; i++) assertTrue(ids[i] != eot, "special text in a file is plain text");
+      assertEquals(tok.vocabSize(), f.vocabSize());
+    }
+  }
+
+  @Test
   void emptyCorpora() throws IOException {
     Path e = dir.resolve("empty.txt");
     Files.writeString(e, "");

@@ -79,7 +79,7 @@ class CheckpointTest {
       assertEquals(Map.of("kl.coef", 0.125, "reward.mean", -3.5), ck.doubles());
       assertArrayEquals(values(n, 3), ck.tensor(Checkpoint.PARAMS));
       assertArrayEquals(values(n, 5), ck.tensor(Checkpoint.ADAM_V));
-      assertArrayEquals(new long[] {1, 9}, ck.tensors().get("head/value").shape());
+      assertArrayEquals(new long[] {1, 9}, ck.tensors().get(Checkpoint.head("value")).shape());
       Tensor dst = CPU.zeros(org.jalign.tensor.DType.F32, n);
       ck.readInto(Checkpoint.ADAM_M, dst);
       assertArrayEquals(values(n, 4), dst.toFloatArray());

@@ -182,6 +182,11 @@ class GptTest {
       float loss = m.lossAndBackward(tokens, targets, null, 2, t, start, end);
       assertEquals(lossRef, loss, 1e-5);
       Ref.assertClose("grads of padded batch", gradRef, m.grads().toFloatArray(), 1e-6, 1e-3);
+      // back to the smaller batch: activations reuse the larger storage and give the same results
+      Ref.assertClose("smaller batch after a larger one", ref, m.forward(in, 1, n, null, null).toFloatArray(), 0, 0);
+      m.zeroGrad();
+      assertEquals(lossRef, m.lossAndBackward(in, tg, null, 1, n, null, null), 0f);
+      Ref.assertClose("grads after shrinking", gradRef, m.grads().toFloatArray(), 0, 0);
     }
   }
 
@@ -271,8 +276,7 @@ class GptTest {
     int[] positions = {5, 2, 6 + 3, 6 + 5};
     float[] coef = {1f, -0.7f, 0.4f, 1.3f};
     float[] params = randomParams(CFG, 22);
-    try (Gpt m = new Gpt(CFG, CPU, 0); ScalarHead head = new ScalarHead(CPU, c, 5);
-        Tensor dhidden = CPU.zeros(DType.F32, b, t, c)) {
+    try (Gpt m = new Gpt(CFG, CPU, 0); ScalarHead head = new ScalarHead(m, 5)) {
       float[] hp = head.paramsToArray();
       for (int i = 0; i < hp.length; i++) hp[i] = (float) (0.3 * Ref.gauss(r));
       head.loadParams(hp);
@@ -284,6 +288,8 @@ class GptTest {
       // objective J = Σ coef_i · value_i
       double j0 = 0;
       for (int i = 0; i < values.length; i++) j0 += coef[i] * values[i];
+      Tensor dhidden = m.zeroedDhidden();
+      assertArrayEquals(new long[] {b, t, c}, dhidden.shape());
       head.backward(coef, dhidden);
       m.backward(null, dhidden);
       float[] gm = m.grads().toFloatArray();

@@ -93,6 +93,10 @@ class PretrainTrainerTest {
       t.train();
       straight = model.paramsToArray();
     }
+    try (Gpt model = new Gpt(BYTES, CPU, 3); PretrainTrainer t = new PretrainTrainer(model, copy(base), corpus())) {
+      t.train();
+      assertArrayEquals(straight, model.paramsToArray(), "two runs with the same seeds differ");
+    }
     try (Gpt model = new Gpt(BYTES, CPU, 3);
         PretrainTrainer t = new PretrainTrainer(model, copy(base).stopAfterSteps(k).checkpointPath(ck), corpus())) {
       assertEquals(k, t.train().steps());

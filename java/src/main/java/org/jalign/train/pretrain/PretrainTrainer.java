@@ -146,6 +146,11 @@ public final class PretrainTrainer implements AutoCloseable {
     return this;
   }
 
+  /** Stores {@code tokenizer.toBytes()} in checkpoints so a run carries its tokenizer. */
+  public PretrainTrainer tokenizer(org.jalign.text.Tokenizer tokenizer) {
+    return tokenizerBytes(tokenizer == null ? null : tokenizer.toBytes());
+  }
+
   /**
    * A hook called with the accumulated gradient buffer after backward and before the norm is taken (for
    * diagnostics, gradient noise, or fault-injection tests). Nullable.
@@ -376,7 +381,7 @@ public final class PretrainTrainer implements AutoCloseable {
    */
   public static double measurePeak(Backend backend) {
     return MEASURED_PEAK.computeIfAbsent(backend.name(), k -> {
-      int n = backend.device().toString().startsWith("cuda") ? 4096 : 1024;
+      int n = backend.device().isCpu() ? 1024 : 4096;
       try (Scope s = Scope.open()) {
         Tensor a = backend.zeros(DType.F32, n, n), b = backend.zeros(DType.F32, n, n), c = backend.zeros(DType.F32, n, n);
         backend.matmul(c, a, b, null, false, false, false);

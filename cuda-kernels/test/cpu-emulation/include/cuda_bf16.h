@@ -1,0 +1,3 @@
+// Shim: the emulated CUDA runtime (see cuda_emulation.h).
+#pragma once
+#include "cuda_emulation.h"

@@ -1,0 +1,19 @@
+/**
+ * The GPT model: {@link org.jalign.model.GptConfig} (shape, parameter layout, FLOPs), {@link org.jalign.model.Gpt}
+ * (one flat parameter buffer and one flat gradient buffer, training forward/backward, KV-cached inference),
+ * {@link org.jalign.model.ScalarHead} (reward and value heads) and {@link org.jalign.model.KvCache}.
+ *
+ * <pre>{@code
+ * try (Gpt gpt = new Gpt(GptConfig.small(tokenizer.vocabSize()), Backends.best(), 1)) {
+ *   gpt.zeroGrad();
+ *   float loss = gpt.lossAndBackward(tokens, targets, null, B, T, null, null);
+ *   // optimizer step on gpt.params() / gpt.grads()
+ * }
+ * }</pre>
+ *
+ * Training step of a trainer with its own loss: {@code logits = gpt.forward(...)}; write dlogits (in place is
+ * fine) and/or a hidden-state gradient into {@code gpt.zeroedDhidden()}; {@code gpt.backward(dlogits, dhidden)}.
+ *
+ * <p>Shape legend: B = batch, T = time, C = channels, NH = heads, HS = head size, V = vocab, Vp = padded vocab.
+ */
+package org.jalign.model;

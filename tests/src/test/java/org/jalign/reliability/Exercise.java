@@ -1,0 +1,25 @@
+package org.jalign.reliability;
+
+import org.jalign.text.Tokenizer;
+
+/** Uses a tokenizer that a fuzzed file produced: it must behave like any other. */
+final class Exercise {
+  private Exercise() {}
+
+  static final String TEXT = "Hello there, it's 2026!\n  na\u00efve \u65e5\u672c \ud83d\ude00 <|endoftext|>x<|end|>";
+
+  static void tokenizer(Tokenizer t) {
+    String text = TEXT;
+    int[] ids = t.encode(text);
+    for (int id : ids) {
+      if (id < 0 || id >= t.vocabSize()) throw new AssertionError("id " + id + " outside the vocabulary");
+    }
+    t.decode(ids);
+    t.encodeWithSpecials(text);
+    for (int id = 0; id < Math.min(t.vocabSize(), 512); id++) {
+      t.tokenBytes(id);
+      t.tokenText(id);
+    }
+    Tokenizer.fromBytes(t.toBytes());
+  }
+}

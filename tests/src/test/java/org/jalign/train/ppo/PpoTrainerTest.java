@@ -1,0 +1,188 @@
+package org.jalign.train.ppo;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.jalign.backend.CpuBackend;
+import org.jalign.model.Gpt;
+import org.jalign.model.GptConfig;
+import org.jalign.text.ByteTokenizer;
+import org.jalign.text.Tokenizer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * PPO-RLHF on tiny models with a synthetic reward (the number of lowercase ASCII letters in the response):
+ * the reward rises, the KL penalty holds the policy near the reference, resume is bit-identical, metrics are
+ * finite, the first update of a batch is exactly on-policy, bad settings are refused.
+ *
+ * <p>Shape legend: B = batch, T = time, C = channels, V = vocab.
+ */
+class PpoTrainerTest {
+  static final CpuBackend CPU = new CpuBackend();
+  static final Tokenizer TOK = new ByteTokenizer();
+  static final GptConfig CFG = new GptConfig(2, 2, 32, 32, TOK.vocabSize());
+  static final List<String> PROMPTS = List.of("Q: hi", "Q: tell me", "Q: what?", "Q: why", "Q: 12", "Q: ok then");
+  static final PrintStream QUIET = new PrintStream(new ByteArrayOutputStream());
+
+  /** Count of lowercase letters a..z in each response. */
+  static final RewardFunction LOWERCASE = (prompts, responses) -> {
+    float[] s = new float[responses.size()];
+    for (int i = 0; i < s.length; i++) {
+      for (int id : responses.get(i)) if (id >= 'a' && id <= 'z') s[i]++;
+    }
+    return s;
+  };
+
+  @AfterAll
+  static void noLeaks() {
+    assertEquals(0, CPU.liveBytes(), "native memory left allocated");
+  }
+
+  static PpoConfig.Builder base() {
+    return PpoConfig.builder().batchSize(16).miniBatches(2).ppoEpochs(2).responseLength(8).lr(3e-3f)
+        .criticLr(3e-3f).klCoef(0.05).seed(7).out(QUIET);
+  }
+
+  record Run(PpoResult result, float[] policy, float[] critic, float[] head) {}
+
+  static Run run(PpoConfig cfg, Path saveAt, Path resumeFrom) {
+    try (Gpt policy = new Gpt(CFG, CPU, 11); Gpt ref = new Gpt(CFG, CPU, 11);
+        PpoTrainer tr = new PpoTrainer(policy, ref, LOWERCASE, TOK, cfg, PROMPTS)) {
+      if (resumeFrom != null) tr.resume(resumeFrom);
+      PpoResult r = tr.train();
+      if (saveAt != null) tr.save(saveAt);
+      return new Run(r, policy.paramsToArray(), tr.critic().paramsToArray(), tr.valueHead().paramsToArray());
+    }
+  }
+
+  static double meanLast(List<Map<String, Double>> h, String key, int n) {
+    double s = 0;
+    for (int i = h.size() - n; i < h.size(); i++) s += h.get(i).get(key);
+    return s / n;
+  }
+
+  static double meanFirst(List<Map<String, Double>> h, String key, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += h.get(i).get(key);
+    return s / n;
+  }
+
+  @Test
+  void rewardRisesWhileKlStaysBounded() {
+    Run r = run(base().steps(40).build(), null, null);
+    List<Map<String, Double>> h = r.result().history();
+    double start = meanFirst(h, "reward", 5), end = meanLast(h, "reward", 5);
+    double kl = meanLast(h, "kl_to_ref", 5);
+    System.out.printf("ppo lowercase: reward %.3f -> %.3f, kl %.3f%n", start, end, kl);
+    assertTrue(end > start + 1.5, "reward " + start + " -> " + end);
+    assertTrue(kl < 8.0, "KL to reference " + kl + " exceeds the bound 8 nats per response");
+    assertEquals(h.get(h.size() - 1).get("reward"), r.result().rewardEnd());
+    assertEquals(h.get(0).get("reward"), r.result().rewardStart());
+  }
+
+  @Test
+  void klPenaltyHoldsThePolicyCloserToTheReference() {
+    Run free = run(base().steps(25).klCoef(0).build(), null, null);
+    Run held = run(base().steps(25).klCoef(1.0).build(), null, null);
+    double kFree = meanLast(free.result().history(), "kl_to_ref", 5);
+    double kHeld = meanLast(held.result().history(), "kl_to_ref", 5);
+    System.out.printf("ppo kl: coef 0 -> %.3f, coef 1 -> %.3f%n", kFree, kHeld);
+    assertTrue(kFree > kHeld * 1.5 && kFree > kHeld + 0.5, "KL without penalty " + kFree + ", with " + kHeld);
+  }
+
+  @Test
+  void resumeContinuesBitIdentically(@TempDir Path dir) {
+    PpoConfig full = base().steps(4).adaptiveKl(true).klTarget(0.5).klHorizon(100).build();
+    Run straight = run(full, null, null);
+    Path ck = dir.resolve("ppo.ckpt");
+    Run first = run(full.toBuilder().steps(2).build(), ck, null);
+    Run second = run(full, null, ck);
+    assertArrayEquals(straight.policy(), second.policy());
+    assertArrayEquals(straight.critic(), second.critic());
+    assertArrayEquals(straight.head(), second.head());
+    assertEquals(2, first.result().history().size());
+    assertEquals(2, second.result().history().size());
+    for (int i = 0; i < 2; i++) {
+      Map<String, Double> a = straight.result().history().get(i + 2), b = second.result().history().get(i);
+      for (String k : a.keySet()) {
+        if (k.startsWith("seconds")) continue;
+        assertEquals(a.get(k), b.get(k), "step " + (i + 2) + " " + k);
+      }
+    }
+  }
+
+  @Test
+  void metricsAreFiniteAndTheFirstUpdateIsOnPolicy() {
+    Run r = run(base().steps(3).ppoEpochs(1).miniBatches(1).build(), null, null);
+    List<String> keys = List.of("step", "reward", "reward_raw", "kl_to_ref", "kl_coef", "non_score_reward",
+        "entropy", "clip_frac", "approx_kl", "pg_loss", "value_loss", "value_clip_frac", "explained_variance",
+        "response_length", "eos_fraction", "updates", "seconds_generate", "seconds_train");
+    for (Map<String, Double> m : r.result().history()) {
+      assertEquals(keys, new ArrayList<>(m.keySet()));
+      for (Map.Entry<String, Double> e : m.entrySet()) {
+        assertTrue(Double.isFinite(e.getValue()), e.getKey() + " = " + e.getValue());
+      }
+      // one update per batch, taken before any change to the policy: ratio 1, nothing clipped
+      assertTrue(m.get("approx_kl") < 1e-9, "approx_kl " + m.get("approx_kl"));
+      assertEquals(0.0, m.get("clip_frac"));
+      assertTrue(m.get("entropy") > 0);
+      assertTrue(m.get("response_length") >= 1 && m.get("response_length") <= 8);
+    }
+    // the reference equals the initial policy: KL 0 on the first batch
+    assertEquals(0.0, r.result().history().get(0).get("kl_to_ref"), 1e-4);
+  }
+
+  @Test
+  void approxKlBoundStopsTheEpochsEarly() {
+    Run r = run(base().steps(3).ppoEpochs(8).miniBatches(4).lr(2e-2f).approxKlBound(1e-6).build(), null, null);
+    for (Map<String, Double> m : r.result().history()) {
+      assertTrue(m.get("updates") < 32, "updates " + m.get("updates"));
+    }
+  }
+
+  @Test
+  void explainedVarianceMatchesItsDefinition() {
+    float[] v = {1, 2, 0, 3, 0, 0};
+    float[] ret = {1.5f, 2.5f, 0, 2, 0, 0};
+    int[] len = {2, 1};
+    // residuals 0.5, 0.5, -1 (mean 0): var 1.5/3; returns 1.5, 2.5, 2 (mean 2): var 0.5/3
+    assertEquals(1 - 1.5 / 0.5, PpoTrainer.explainedVariance(v, ret, len, 3), 1e-9);
+  }
+
+  @Test
+  void badSettingsAreRefusedWithClearMessages() {
+    assertMessage("batchSize must be > 0", () -> PpoConfig.builder().batchSize(0).build());
+    assertMessage("miniBatches (3) must divide batchSize (8)", () -> PpoConfig.builder().miniBatches(3).build());
+    assertMessage("clipRange must be in (0, 1)", () -> PpoConfig.builder().clipRange(1.5f).build());
+    assertMessage("lambda must be in [0, 1]", () -> PpoConfig.builder().lambda(2).build());
+    assertMessage("klCoef must be finite and >= 0", () -> PpoConfig.builder().klCoef(-1).build());
+    assertMessage("temperature must be finite and > 0", () -> PpoConfig.builder().temperature(0).build());
+    try (Gpt policy = new Gpt(CFG, CPU, 1); Gpt ref = new Gpt(CFG, CPU, 1)) {
+      assertMessage("leaves no room for a prompt", () -> new PpoTrainer(policy, ref, LOWERCASE, TOK,
+          base().responseLength(32).build(), PROMPTS));
+      assertMessage("prompts must be non-empty", () -> new PpoTrainer(policy, ref, LOWERCASE, TOK, base().build(),
+          List.of()));
+      assertMessage("separate, frozen model", () -> new PpoTrainer(policy, policy, LOWERCASE, TOK, base().build(),
+          PROMPTS));
+      RewardFunction wrong = (p, r) -> new float[1];
+      try (PpoTrainer tr = new PpoTrainer(policy, ref, wrong, TOK, base().steps(1).build(), PROMPTS)) {
+        assertMessage("returned 1 scores for 16 responses", tr::train);
+      }
+    }
+  }
+
+  static void assertMessage(String part, org.junit.jupiter.api.function.Executable ex) {
+    RuntimeException e = assertThrows(RuntimeException.class, ex);
+    assertTrue(e.getMessage() != null && e.getMessage().contains(part), "message: " + e.getMessage());
+  }
+}
