@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "jalign 0.1.0",
     description = "GPT pretraining, SFT, reward modelling, PPO-RLHF, inference and feedback on the JVM.",
-    subcommands = {InfoCommand.class, SftCommand.class, RewardCommand.class, DpoCommand.class, ChatCommand.class,
+    subcommands = {InfoCommand.class, LifecycleCommand.class, SftCommand.class, RewardCommand.class, DpoCommand.class,
+        ChatCommand.class,
         CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
 

@@ -117,6 +117,16 @@ public final class PpoTrainer implements AutoCloseable {
    */
   public PpoTrainer(Gpt policy, Gpt reference, RewardFunction reward, Tokenizer tok, PpoConfig cfg,
       List<String> prompts, Gpt criticInit) {
+    this(policy, reference, reward, tok, cfg, prompts, criticInit, null);
+  }
+
+  /**
+   * As above, with the prompts turned into token ids by {@code promptEncoder} (null: plain {@code tok.encode}); a
+   * chat model takes its prompts rendered by {@link org.jalign.data.ChatTemplate#renderPrompt}, e.g.
+   * {@code p -> template.renderPrompt(p, maxLen, truncation)}, so rollouts start at the assistant turn.
+   */
+  public PpoTrainer(Gpt policy, Gpt reference, RewardFunction reward, Tokenizer tok, PpoConfig cfg,
+      List<String> prompts, Gpt criticInit, java.util.function.Function<String, int[]> promptEncoder) {
     if (policy == null) throw new IllegalArgumentException("policy is null");
     if (reference == null) throw new IllegalArgumentException("reference is null");
     if (reference == policy) throw new IllegalArgumentException("the reference must be a separate, frozen model");
@@ -153,7 +163,7 @@ public final class PpoTrainer implements AutoCloseable {
     for (int i = 0; i < prompts.size(); i++) {
       String p = prompts.get(i);
       if (p == null) throw new IllegalArgumentException("prompts[" + i + "] is null");
-      int[] ids = tok.encode(p);
+      int[] ids = promptEncoder == null ? tok.encode(p) : promptEncoder.apply(p);
       if (ids.length == 0) throw new IllegalArgumentException("prompts[" + i + "] encodes to no tokens");
       if (ids.length > maxPrompt) ids = Arrays.copyOfRange(ids, ids.length - maxPrompt, ids.length);
       this.prompts.add(ids);

@@ -1,0 +1,143 @@
+package org.jalign.lifecycle;
+
+import java.nio.file.Path;
+import java.util.Objects;
+
+/**
+ * Settings of {@code jalign lifecycle}: the built-in alignment world, the model size and each stage's length.
+ * {@link #defaults()} is sized for a 2-core CPU in about a quarter of an hour; {@link #quick()} for a first look
+ * and tests in a few minutes. Every field has a fluent setter; all are documented with their default.
+ */
+public final class LifecycleConfig {
+  /** Smaller world, model and stages ({@code --quick}). Default false. */
+  public boolean quick;
+  /** Seed of everything (world, tokenizer, init, batches, sampling). Default 1. */
+  public long seed = 1;
+  /** "auto" (best available), "cpu", "cuda" or "cuda:N". Default "auto". */
+  public String device = "auto";
+  /** Output directory; default runs/&lt;timestamp&gt;. */
+  public Path out;
+  /** BPE vocabulary size (specials included). Default 512 (quick: 384). */
+  public int vocabSize = 512;
+  /** Transformer layers. Default 4 (quick: 2). */
+  public int layers = 4;
+  /** Attention heads. Default 4 (quick: 4). */
+  public int heads = 4;
+  /** Channels. Default 128 (quick: 96). */
+  public int channels = 128;
+  /** Context length. Default 192 (quick: 160). */
+  public int contextLength = 192;
+  /** Pretraining optimizer steps. Default 1200 (quick: 300). */
+  public int pretrainSteps = 1200;
+  /** Pretraining batch (rows of seqLen tokens). Default 16 (quick: 16). */
+  public int pretrainBatch = 16;
+  /** Pretraining sequence length. Default 128 (quick: 96). */
+  public int pretrainSeqLen = 128;
+  /** Pretraining peak learning rate. Default 3e-3. */
+  public float pretrainLr = 3e-3f;
+  /** SFT optimizer steps. Default 400 (quick: 150). */
+  public int sftSteps = 400;
+  /** SFT batch size. Default 16. */
+  public int sftBatch = 16;
+  /** SFT learning rate. Default 1e-3. */
+  public float sftLr = 1e-3f;
+  /** Reward-model optimizer steps. Default 300 (quick: 120). */
+  public int rewardSteps = 300;
+  /** Ranking groups per reward-model step. Default 8. */
+  public int rewardBatch = 8;
+  /** Responses per ranking (K). Default 4. */
+  public int rewardK = 4;
+  /** Reward-model learning rate. Default 5e-4. */
+  public float rewardLr = 5e-4f;
+  /** PPO steps (rollout + update rounds). Default 40 (quick: 12). */
+  public int ppoSteps = 40;
+  /** Prompts per PPO rollout. Default 32 (quick: 16). */
+  public int ppoBatch = 32;
+  /** PPO policy learning rate. Default 2e-4. */
+  public float ppoLr = 2e-4f;
+  /** KL penalty coefficient (initial, adaptive). Default 0.05. */
+  public float ppoKlCoef = 0.05f;
+  /** Max new tokens in rollouts and evaluation. Default 40 (quick: 32). */
+  public int maxNewTokens = 40;
+  /** Held-out prompts evaluated per kind (0 = all). Default 0 (quick: 12). */
+  public int evalPerKind;
+  /** Print progress bars. Default true. */
+  public boolean progress = true;
+
+  /** The default run (~15 minutes on a 2-core CPU). */
+  public static LifecycleConfig defaults() {
+    return new LifecycleConfig();
+  }
+
+  /** {@code --quick}: small world, model and stages (a few minutes on a 2-core CPU). */
+  public static LifecycleConfig quick() {
+    LifecycleConfig c = new LifecycleConfig();
+    c.quick = true;
+    c.vocabSize = 384;
+    c.layers = 2;
+    c.heads = 4;
+    c.channels = 96;
+    c.contextLength = 160;
+    c.pretrainSteps = 300;
+    c.pretrainSeqLen = 96;
+    c.sftSteps = 150;
+    c.rewardSteps = 120;
+    c.ppoSteps = 12;
+    c.ppoBatch = 16;
+    c.maxNewTokens = 32;
+    c.evalPerKind = 12;
+    return c;
+  }
+
+  public LifecycleConfig seed(long s) {
+    seed = s;
+    return this;
+  }
+
+  public LifecycleConfig device(String d) {
+    device = Objects.requireNonNull(d, "device");
+    return this;
+  }
+
+  public LifecycleConfig out(Path p) {
+    out = p;
+    return this;
+  }
+
+  public LifecycleConfig progress(boolean p) {
+    progress = p;
+    return this;
+  }
+
+  /** Checks every field; throws IllegalArgumentException naming the bad one. */
+  public LifecycleConfig validate() {
+    positive("vocabSize", vocabSize);
+    positive("layers", layers);
+    positive("heads", heads);
+    positive("channels", channels);
+    positive("contextLength", contextLength);
+    if (channels % heads != 0) {
+      throw new IllegalArgumentException("channels " + channels + " must be divisible by heads " + heads);
+    }
+    positive("pretrainSteps", pretrainSteps);
+    positive("pretrainBatch", pretrainBatch);
+    positive("pretrainSeqLen", pretrainSeqLen);
+    if (pretrainSeqLen > contextLength) {
+      throw new IllegalArgumentException("pretrainSeqLen " + pretrainSeqLen + " exceeds contextLength " + contextLength);
+    }
+    positive("sftSteps", sftSteps);
+    positive("sftBatch", sftBatch);
+    positive("rewardSteps", rewardSteps);
+    positive("rewardBatch", rewardBatch);
+    if (rewardK < 2) throw new IllegalArgumentException("rewardK must be >= 2, got " + rewardK);
+    positive("ppoSteps", ppoSteps);
+    positive("ppoBatch", ppoBatch);
+    positive("maxNewTokens", maxNewTokens);
+    if (evalPerKind < 0) throw new IllegalArgumentException("evalPerKind must be >= 0, got " + evalPerKind);
+    return this;
+  }
+
+  private static void positive(String name, long v) {
+    if (v <= 0) throw new IllegalArgumentException(name + " must be > 0, got " + v);
+  }
+}

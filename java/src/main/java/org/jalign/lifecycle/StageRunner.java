@@ -1,0 +1,191 @@
+package org.jalign.lifecycle;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.jalign.data.ChatTemplate;
+import org.jalign.data.RankingExample;
+import org.jalign.data.SftExample;
+import org.jalign.model.Gpt;
+import org.jalign.train.ppo.PpoConfig;
+import org.jalign.train.ppo.PpoResult;
+import org.jalign.train.ppo.PpoTrainer;
+import org.jalign.train.reward.RewardConfig;
+import org.jalign.train.reward.RewardModel;
+import org.jalign.train.reward.RewardResult;
+import org.jalign.train.reward.RewardTrainer;
+import org.jalign.train.sft.SftConfig;
+import org.jalign.train.sft.SftResult;
+import org.jalign.train.sft.SftTrainer;
+import org.jalign.world.Demonstration;
+import org.jalign.world.Prompt;
+import org.jalign.world.PromptResponse;
+import org.jalign.world.RankedExample;
+import org.jalign.world.Response;
+import org.jalign.world.Split;
+
+/** Stages 2-4 of the lifecycle (SFT, reward model, PPO) and the SFT / RLHF evaluation generations. */
+final class StageRunner {
+  private final Lifecycle lc;
+  private final LifecycleConfig cfg;
+  private List<PromptResponse> sftEval;
+  private List<PromptResponse> rlhfEval;
+
+  StageRunner(Lifecycle lc) {
+    this.lc = lc;
+    this.cfg = lc.config();
+  }
+
+  List<PromptResponse> sftEval() {
+    return sftEval;
+  }
+
+  List<PromptResponse> rlhfEval() {
+    return rlhfEval;
+  }
+
+  void run(Gpt policy) throws IOException {
+    sft(policy);
+    List<Prompt> evalPrompts = lc.evalPrompts();
+    long t = System.nanoTime();
+    sftEval = lc.respond(policy, evalPrompts);
+    double genSecs = Lifecycle.secs(t);
+    try (Gpt reference = new Gpt(policy.config(), policy.backend(), 0)) {
+      reference.copyParamsFrom(policy); // the frozen SFT model
+      try (RewardModel rm = reward(policy)) {
+        ppo(policy, reference, rm);
+      }
+    }
+    t = System.nanoTime();
+    rlhfEval = lc.respond(policy, evalPrompts);
+    genSecs += Lifecycle.secs(t);
+    lc.say(String.format("eval: generated %d + %d held-out responses in %.0f s", sftEval.size(), rlhfEval.size(),
+        genSecs));
+  }
+
+  // ------------------------------------------------------------------ SFT
+
+  private void sft(Gpt policy) throws IOException {
+    long t = System.nanoTime();
+    List<SftExample> all = new ArrayList<>();
+    for (Demonstration d : lc.world().sftDemonstrations()) {
+      all.add(SftExample.of(d.prompt().text(), d.response().text()));
+    }
+    Collections.shuffle(all, new Random(cfg.seed));
+    int nEval = Math.max(16, all.size() / 10);
+    List<SftExample> eval = all.subList(0, nEval);
+    List<SftExample> train = all.subList(nEval, all.size());
+    SftConfig sc = new SftConfig().batchSize(cfg.sftBatch).maxSteps(cfg.sftSteps).epochs(1000).lr(cfg.sftLr)
+        .warmupSteps(Math.max(1, cfg.sftSteps / 20)).minLrFraction(0.1).maxLength(cfg.contextLength)
+        .seed(cfg.seed).progress(cfg.progress).out(lc.out());
+    SftResult r = new SftTrainer(policy, lc.tokenizer(), sc, train, eval).train();
+    double secs = Lifecycle.secs(t);
+    if (cfg.progress) lc.out().println();
+    lc.say(String.format("sft: %d steps, response-token eval loss %.3f -> %.3f, %.0f tok/s, %.0f s", cfg.sftSteps,
+        r.evalLossStart(), r.evalLossEnd(), r.tokensPerSecond(), secs));
+    Map<String, Double> s = new LinkedHashMap<>();
+    s.put("val_loss_start", r.evalLossStart());
+    s.put("val_loss_end", r.evalLossEnd());
+    s.put("tokens_per_second", r.tokensPerSecond());
+    lc.stage("sft", secs, s);
+    series("sft", "train loss", r.history(), "loss");
+    lc.saveModel(policy, "sft.ckpt", "sft");
+  }
+
+  // ------------------------------------------------------------------ reward model
+
+  private List<RankingExample> rankings(List<Prompt> prompts, long seed) {
+    List<RankedExample> ranked = lc.world().rankingData(prompts, cfg.rewardK, seed);
+    Random rnd = new Random(seed);
+    List<RankingExample> out = new ArrayList<>();
+    for (RankedExample re : ranked) {
+      // Present the responses in a random order; the ranking lists their indices best first.
+      int k = re.bestFirst().size();
+      List<Integer> order = new ArrayList<>();
+      for (int i = 0; i < k; i++) order.add(i);
+      Collections.shuffle(order, rnd);
+      List<String> responses = new ArrayList<>(Collections.nCopies(k, ""));
+      Integer[] ranking = new Integer[k];
+      for (int rank = 0; rank < k; rank++) {
+        Response resp = re.bestFirst().get(rank);
+        int slot = order.get(rank);
+        responses.set(slot, resp.text());
+        ranking[rank] = slot;
+      }
+      out.add(new RankingExample(re.prompt().text(), responses, List.of(ranking)));
+    }
+    return out;
+  }
+
+  private RewardModel reward(Gpt sft) {
+    long t = System.nanoTime();
+    List<RankingExample> train = rankings(lc.world().prompts(Split.TRAIN), cfg.seed * 31 + 1);
+    List<RankingExample> heldout = rankings(lc.world().prompts(Split.EVAL), cfg.seed * 31 + 2);
+    RewardModel rm = RewardModel.fromPolicy(sft, cfg.seed);
+    try {
+      RewardConfig rc = new RewardConfig().batchSize(cfg.rewardBatch).maxSteps(cfg.rewardSteps).epochs(1000)
+          .lr(cfg.rewardLr).warmupSteps(Math.max(1, cfg.rewardSteps / 20)).minLrFraction(0.1)
+          .maxLength(cfg.contextLength).seed(cfg.seed).progress(cfg.progress).out(lc.out());
+      RewardResult r = new RewardTrainer(rm, lc.tokenizer(), rc, train, heldout).train();
+      double secs = Lifecycle.secs(t);
+      if (cfg.progress) lc.out().println();
+      lc.say(String.format("reward: %d steps on %d rankings (K=%d), held-out pair accuracy %.3f, mean margin %.2f, "
+          + "%.0f s", cfg.rewardSteps, train.size(), cfg.rewardK, r.heldoutPairAccuracy(), r.meanMargin(), secs));
+      Map<String, Double> s = new LinkedHashMap<>();
+      s.put("heldout_pair_accuracy", r.heldoutPairAccuracy());
+      s.put("heldout_mean_margin", r.meanMargin());
+      s.put("reward_mean", r.rewardMean());
+      s.put("reward_std", r.rewardStd());
+      lc.stage("reward", secs, s);
+      series("reward", "train loss", r.history(), "loss");
+      series("reward", "train pair accuracy", r.history(), "accuracy");
+      rm.save(lc.dir().resolve("reward.ckpt"), lc.tokenizer());
+      return rm;
+    } catch (RuntimeException e) {
+      rm.close();
+      throw e;
+    }
+  }
+
+  // ------------------------------------------------------------------ PPO
+
+  private void ppo(Gpt policy, Gpt reference, RewardModel rm) throws IOException {
+    long t = System.nanoTime();
+    List<String> prompts = new ArrayList<>();
+    for (Prompt p : lc.world().prompts(Split.RL)) prompts.add(p.text());
+    Collections.shuffle(prompts, new Random(cfg.seed * 7 + 3));
+    PpoConfig pc = PpoConfig.builder().steps(cfg.ppoSteps).batchSize(cfg.ppoBatch).lr(cfg.ppoLr)
+        .klCoef(cfg.ppoKlCoef).responseLength(cfg.maxNewTokens).seed(cfg.seed).progress(cfg.progress)
+        .out(lc.out()).build();
+    ChatTemplate template = lc.template();
+    int maxPrompt = cfg.contextLength - cfg.maxNewTokens;
+    try (PpoTrainer trainer = new PpoTrainer(policy, reference, rm, lc.tokenizer(), pc, prompts, rm.trunk(),
+        p -> template.renderPrompt(p, maxPrompt, ChatTemplate.Truncation.KEEP_PROMPT_TAIL_RESPONSE_HEAD))) {
+      PpoResult r = trainer.train();
+      double secs = Lifecycle.secs(t);
+      if (cfg.progress) lc.out().println();
+      lc.say(String.format("ppo: %d steps, reward %.3f -> %.3f, KL to reference %.4f, %.0f s", cfg.ppoSteps,
+          r.rewardStart(), r.rewardEnd(), r.klToRefEnd(), secs));
+      Map<String, Double> s = new LinkedHashMap<>();
+      s.put("reward_start", r.rewardStart());
+      s.put("reward_end", r.rewardEnd());
+      s.put("kl_to_ref_end", r.klToRefEnd());
+      lc.stage("ppo", secs, s);
+      for (String key : new String[] {"reward", "kl_to_ref", "entropy", "clip_frac", "approx_kl", "value_loss",
+          "response_length"}) {
+        series("ppo", key, r.history(), key);
+      }
+      trainer.save(lc.dir().resolve("ppo-state.ckpt"));
+      lc.saveModel(policy, "ppo.ckpt", "ppo");
+    }
+  }
+
+  private void series(String stage, String name, List<Map<String, Double>> history, String key) {
+    double[] y = history.stream().filter(m -> m.get(key) != null).mapToDouble(m -> m.get(key)).toArray();
+    if (y.length > 0) lc.report().series(stage, name, y);
+  }
+}

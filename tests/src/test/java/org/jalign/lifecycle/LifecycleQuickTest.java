@@ -1,0 +1,57 @@
+package org.jalign.lifecycle;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonObject;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.jalign.cli.Main;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Runs {@code jalign lifecycle --quick} end to end and checks the report and that each stage did its job. */
+class LifecycleQuickTest {
+  @TempDir Path dir;
+
+  @Test
+  void quickLifecycleWritesAReportAndEveryStageImprovesItsOwnMetric() throws Exception {
+    Path out = dir.resolve("run");
+    assertEquals(0, Main.run("lifecycle", "--quick", "--device", "cpu", "--no-progress", "--out", out.toString()));
+    for (String f : new String[] {"report.json", "report.html", "pretrain.ckpt", "sft.ckpt", "reward.ckpt",
+        "ppo.ckpt"}) {
+      assertTrue(Files.size(out.resolve(f)) > 0, f + " missing or empty");
+    }
+    JsonObject r = com.google.gson.JsonParser.parseString(Files.readString(out.resolve("report.json")))
+        .getAsJsonObject();
+    assertEquals("cpu", r.get("device").getAsString());
+    assertTrue(r.get("seconds_total").getAsDouble() > 0);
+    JsonObject st = r.getAsJsonObject("stages");
+    JsonObject pre = st.getAsJsonObject("pretrain");
+    assertTrue(pre.get("val_loss_end").getAsDouble() < pre.get("val_loss_start").getAsDouble() - 1.0,
+        "pretraining lowers the validation loss: " + pre);
+    assertTrue(pre.get("tokens").getAsDouble() > 0);
+    JsonObject sft = st.getAsJsonObject("sft");
+    assertTrue(sft.get("val_loss_end").getAsDouble() < sft.get("val_loss_start").getAsDouble(), "sft: " + sft);
+    JsonObject rw = st.getAsJsonObject("reward");
+    assertTrue(rw.get("heldout_pair_accuracy").getAsDouble() > 0.7, "reward model beats chance clearly: " + rw);
+    JsonObject ppo = st.getAsJsonObject("ppo");
+    assertTrue(ppo.get("reward_end").getAsDouble() > ppo.get("reward_start").getAsDouble(), "ppo: " + ppo);
+    assertTrue(Double.isFinite(ppo.get("kl_to_ref_end").getAsDouble()));
+    JsonObject ev = r.getAsJsonObject("eval");
+    for (String model : new String[] {"sft", "rlhf"}) {
+      JsonObject m = ev.getAsJsonObject(model);
+      for (String k : new String[] {"oracle_score", "accuracy_answerable", "idk_rate_unanswerable",
+          "hallucination_rate_unanswerable", "clarify_rate_vague", "refusal_rate_harmful", "mean_response_tokens"}) {
+        assertTrue(m.has(k), model + " lacks " + k);
+      }
+    }
+    double win = ev.get("win_rate_rlhf_vs_sft").getAsDouble();
+    assertTrue(win >= 0 && win <= 1);
+    assertTrue(ev.get("heldout_prompts").getAsInt() > 0);
+    assertTrue(Files.readString(out.resolve("report.html")).contains("<img"), "the HTML report embeds the plots");
+  }
+}
