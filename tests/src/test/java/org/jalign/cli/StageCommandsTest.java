@@ -17,6 +17,7 @@ import java.util.List;
 import org.jalign.io.Checkpoint;
 import org.jalign.model.Gpt;
 import org.jalign.train.reward.RewardModel;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -24,6 +25,12 @@ import picocli.CommandLine.Model.OptionSpec;
 
 /** The sft, reward and dpo subcommands: documented options, end-to-end runs on a tiny checkpoint, clear errors. */
 class StageCommandsTest {
+  @AfterAll
+  static void noLeaks() {
+    assertEquals(org.jalign.train.AlignFixtures.backendOwnBytes(), org.jalign.train.AlignFixtures.CPU.liveBytes(),
+        "native memory left allocated");
+  }
+
   @TempDir Path dir;
 
   @Test

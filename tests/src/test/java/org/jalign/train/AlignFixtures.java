@@ -19,6 +19,17 @@ public final class AlignFixtures {
   /** L=2, NH=2, C=32, maxT=40. */
   public static final GptConfig TINY = new GptConfig(2, 2, 32, 40, TOK.vocabSize());
 
+  /**
+   * Bytes the backend keeps for itself once warmed up (its one-float reduction scratch, freed when the backend
+   * closes); anything above this after a test class is a leak.
+   */
+  public static long backendOwnBytes() {
+    try (org.jalign.tensor.Scope s = org.jalign.tensor.Scope.open()) {
+      CPU.sumSquares(CPU.fromArray(new float[] {1f}, 1));
+    }
+    return CPU.liveBytes();
+  }
+
   public static Gpt tiny(long seed) {
     return new Gpt(TINY, CPU, seed);
   }

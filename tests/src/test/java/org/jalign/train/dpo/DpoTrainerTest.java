@@ -16,10 +16,17 @@ import java.util.SplittableRandom;
 import org.jalign.data.PairwiseExample;
 import org.jalign.model.Gpt;
 import org.jalign.train.AlignFixtures;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
 /** DPO on a tiny model: exact gradients, a cached reference, a rising chosen-over-rejected margin. */
 class DpoTrainerTest {
+  @AfterAll
+  static void noLeaks() {
+    assertEquals(org.jalign.train.AlignFixtures.backendOwnBytes(), org.jalign.train.AlignFixtures.CPU.liveBytes(),
+        "native memory left allocated");
+  }
+
 
   /** Chosen answers are upper-case echoes, rejected ones lower-case. */
   static List<PairwiseExample> pairs(int n, long seed) {

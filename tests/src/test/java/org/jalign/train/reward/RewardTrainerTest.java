@@ -20,11 +20,18 @@ import org.jalign.data.PairwiseExample;
 import org.jalign.data.RankingExample;
 import org.jalign.model.Gpt;
 import org.jalign.train.AlignFixtures;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The reward model: all ranking pairs, exact gradients, learning a synthetic preference, save/load. */
 class RewardTrainerTest {
+  @AfterAll
+  static void noLeaks() {
+    assertEquals(org.jalign.train.AlignFixtures.backendOwnBytes(), org.jalign.train.AlignFixtures.CPU.liveBytes(),
+        "native memory left allocated");
+  }
+
   @TempDir Path dir;
   static final ChatTemplate TMPL = new ChatTemplate(TOK);
 

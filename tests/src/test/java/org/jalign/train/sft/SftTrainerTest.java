@@ -23,10 +23,17 @@ import org.jalign.data.SftExample;
 import org.jalign.model.Gpt;
 import org.jalign.train.AlignFixtures;
 import org.jalign.train.StageSupport;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
 /** SFT on a tiny byte-level model: masking is exact, gradients match finite differences, the loss falls. */
 class SftTrainerTest {
+  @AfterAll
+  static void noLeaks() {
+    assertEquals(org.jalign.train.AlignFixtures.backendOwnBytes(), org.jalign.train.AlignFixtures.CPU.liveBytes(),
+        "native memory left allocated");
+  }
+
 
   /** "abc" -> "ABC!": learnable by a tiny model (copy and upper-case). */
   static List<SftExample> upperCase(int n, long seed) {
