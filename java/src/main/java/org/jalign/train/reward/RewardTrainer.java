@@ -159,6 +159,14 @@ public final class RewardTrainer {
     return lossOf(render(groups, "evaluated"), false);
   }
 
+  /**
+   * Loss and gradients of groups, accumulated into the trunk and head (call {@link RewardModel#zeroGrad()}
+   * first). Returns {mean ranking loss over all pairs, pair accuracy}.
+   */
+  public double[] lossAndGradient(List<RankedGroup> groups) {
+    return lossOf(render(groups, "given"), true);
+  }
+
   /** {pair accuracy, mean raw reward gap} over groups, from one score per response. */
   private double[] pairStats(List<Group> groups) {
     if (groups.isEmpty()) return new double[] {Double.NaN, Double.NaN};

@@ -1,0 +1,71 @@
+package org.jalign.train;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.jalign.backend.CpuBackend;
+import org.jalign.model.Gpt;
+import org.jalign.model.GptConfig;
+import org.jalign.tensor.Tensor;
+import org.jalign.text.ByteTokenizer;
+
+/** Tiny models, the byte tokenizer and reference math shared by the alignment-stage tests. */
+public final class AlignFixtures {
+  private AlignFixtures() {}
+
+  public static final CpuBackend CPU = new CpuBackend();
+  /** Byte ids 0..255 plus the 6 standard specials: V = 262. */
+  public static final ByteTokenizer TOK = new ByteTokenizer();
+  /** L=2, NH=2, C=32, maxT=40. */
+  public static final GptConfig TINY = new GptConfig(2, 2, 32, 40, TOK.vocabSize());
+
+  /**
+   * Bytes the backend keeps for itself once warmed up (its one-float reduction scratch, freed when the backend
+   * closes); anything above this after a test class is a leak.
+   */
+  public static long backendOwnBytes() {
+    try (org.jalign.tensor.Scope s = org.jalign.tensor.Scope.open()) {
+      CPU.sumSquares(CPU.fromArray(new float[] {1f}, 1));
+    }
+    return CPU.liveBytes();
+  }
+
+  public static Gpt tiny(long seed) {
+    return new Gpt(TINY, CPU, seed);
+  }
+
+  /** A random lowercase word of length in [min, max]. */
+  public static String word(SplittableRandom r, int min, int max) {
+    int n = min + r.nextInt(max - min + 1);
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < n; i++) sb.append((char) ('a' + r.nextInt(6)));
+    return sb.toString();
+  }
+
+  /** Host copy of a tensor. */
+  public static float[] host(Tensor t) {
+    return t.toFloatArray();
+  }
+
+  /** -log softmax(row)[target] in double over the first v entries of a row of length ld at offset off. */
+  public static double nll(float[] logits, int off, int v, int target) {
+    double max = Double.NEGATIVE_INFINITY;
+    for (int j = 0; j < v; j++) max = Math.max(max, logits[off + j]);
+    double sum = 0;
+    for (int j = 0; j < v; j++) sum += Math.exp(logits[off + j] - max);
+    return Math.log(sum) + max - logits[off + target];
+  }
+
+  /** Max absolute difference of two arrays. */
+  public static double maxAbsDiff(float[] a, float[] b) {
+    double m = 0;
+    for (int i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+    return m;
+  }
+
+  public static List<Integer> range(int n) {
+    List<Integer> l = new ArrayList<>();
+    for (int i = 0; i < n; i++) l.add(i);
+    return l;
+  }
+}
