@@ -8,8 +8,16 @@ final class Exercise {
 
   static final String TEXT = "Hello there, it's 2026!\n  na\u00efve \u65e5\u672c \ud83d\ude00 <|endoftext|>x<|end|>";
 
+  /** Any exception from a tokenizer that loaded is a finding (an AssertionError, never an allowed rejection). */
   static void tokenizer(Tokenizer t) {
-    String text = TEXT;
+    try {
+      use(t, TEXT);
+    } catch (RuntimeException e) {
+      throw new AssertionError("a tokenizer that loaded then failed: " + e, e);
+    }
+  }
+
+  private static void use(Tokenizer t, String text) {
     int[] ids = t.encode(text);
     for (int id : ids) {
       if (id < 0 || id >= t.vocabSize()) throw new AssertionError("id " + id + " outside the vocabulary");
