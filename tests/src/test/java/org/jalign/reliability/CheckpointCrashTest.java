@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Crash consistency of checkpoint saving: a child JVM saves checkpoints to one path in a loop and is killed with
  * SIGKILL ({@link Process#destroyForcibly}) at a random moment, many times. After every kill the path holds a
  * complete checkpoint that opens, passes its CRCs and holds exactly the values of the last save that returned
- * (or the one in flight, if its rename landed before the kill); a leftover temporary file is never at the
+ * or a later one (never an older one); a leftover temporary file is never at the
  * checkpoint's name and never looks like a checkpoint name.
  */
 class CheckpointCrashTest {
@@ -85,8 +85,10 @@ class CheckpointCrashTest {
       long step;
       try (Checkpoint ck = Checkpoint.open(target)) {
         step = ck.step();
-        assertTrue(step >= Math.max(saved, 1) && step <= Math.max(saved, next - 1) + 1,
-            "trial " + trial + ": loaded step " + step + ", last save that returned " + saved);
+        // never older than a save that returned, nor than what the previous trial verified (lines the child
+        // printed just before the kill may be lost with the pipe, so newer steps than reported are expected)
+        assertTrue(step >= Math.max(Math.max(saved, next - 1), 1),
+            "trial " + trial + ": loaded step " + step + ", last save that returned " + saved + ", previous " + (next - 1));
         assertEquals("crash-test", ck.strings().get("writer"));
         float[] p = ck.tensor(Checkpoint.PARAMS);
         float[] want = CheckpointWriterChild.params(step);
