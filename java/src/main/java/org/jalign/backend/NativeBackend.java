@@ -779,6 +779,12 @@ public abstract class NativeBackend implements Backend {
     if (params.batch() != b) {
       throw new IllegalArgumentException("params are for batch " + params.batch() + " but logits have " + b + " rows");
     }
+    noOverlap("ids", ids, "logits", logits);
+    noOverlap("logpSampled", logpSampled, "logits", logits);
+    noOverlap("logpRaw", logpRaw, "logits", logits);
+    noOverlap("logpSampled", logpSampled, "ids", ids);
+    noOverlap("logpRaw", logpRaw, "ids", ids);
+    noOverlap("logpSampled", logpSampled, "logpRaw", logpRaw);
     // NaN / +inf logits and rows without a finite value are rejected by jalign_sample itself (on the CPU, in one
     // native pass, reported as IllegalArgumentException): no copy of the logits to the Java heap per call.
     try (Tensor t = upload(params.temperature);

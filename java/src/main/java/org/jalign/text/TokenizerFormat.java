@@ -107,39 +107,39 @@ public final class TokenizerFormat {
     }
 
     static Tokenizer read(byte[] data) {
-        if (data == null) throw new IllegalArgumentException("tokenizer bytes are null");
+        if (data == null) throw new TokenizerFormatException("tokenizer bytes are null");
         if (data.length < 4 + 2 + 1 + 4 + 4) {
-            throw new IllegalArgumentException("tokenizer bytes too short (" + data.length + " bytes)");
+            throw new TokenizerFormatException("tokenizer bytes too short (" + data.length + " bytes)");
         }
         for (int i = 0; i < 4; i++) {
-            if (data[i] != MAGIC[i]) throw new IllegalArgumentException("not a jalign tokenizer (bad magic)");
+            if (data[i] != MAGIC[i]) throw new TokenizerFormatException("not a jalign tokenizer (bad magic)");
         }
         ByteBuffer buf = ByteBuffer.wrap(data);
         buf.position(4);
         int version = buf.getShort() & 0xFFFF;
         if (version != VERSION) {
-            throw new IllegalArgumentException("unsupported tokenizer format version " + version
+            throw new TokenizerFormatException("unsupported tokenizer format version " + version
                     + " (this jalign reads version " + VERSION + ")");
         }
         int type = buf.get() & 0xFF;
         long length = buf.getInt() & 0xFFFFFFFFL;
         if (length != data.length - 15L) {
-            throw new IllegalArgumentException("tokenizer payload length " + length + " does not match the "
+            throw new TokenizerFormatException("tokenizer payload length " + length + " does not match the "
                     + (data.length - 15L) + " bytes present");
         }
         CRC32 crc = new CRC32();
         crc.update(data, 0, data.length - 4);
         int stored = ByteBuffer.wrap(data, data.length - 4, 4).getInt();
-        if ((int) crc.getValue() != stored) throw new IllegalArgumentException("tokenizer bytes corrupted (CRC mismatch)");
+        if ((int) crc.getValue() != stored) throw new TokenizerFormatException("tokenizer bytes corrupted (CRC mismatch)");
         Reader r = new Reader(ByteBuffer.wrap(data, 11, (int) length).slice());
         Tokenizer t;
         switch (type) {
             case TYPE_BYTE -> t = readByte(r);
             case TYPE_BPE -> t = readBpe(r);
-            default -> throw new IllegalArgumentException("unknown tokenizer type " + type);
+            default -> throw new TokenizerFormatException("unknown tokenizer type " + type);
         }
         if (r.buf.hasRemaining()) {
-            throw new IllegalArgumentException(r.buf.remaining() + " unexpected bytes after the tokenizer payload");
+            throw new TokenizerFormatException(r.buf.remaining() + " unexpected bytes after the tokenizer payload");
         }
         return t;
     }
@@ -153,7 +153,7 @@ public final class TokenizerFormat {
 
     private static BpeTokenizer readBpe(Reader r) {
         int pre = r.u8();
-        if (pre != PRETOKENIZER_GPT2) throw new IllegalArgumentException("unknown pre-tokenizer " + pre);
+        if (pre != PRETOKENIZER_GPT2) throw new TokenizerFormatException("unknown pre-tokenizer " + pre);
         int vocab = r.count("vocabulary size", 5);
         byte[][] bytes = new byte[vocab][];
         Map<String, Integer> specials = new LinkedHashMap<>();
@@ -162,15 +162,15 @@ public final class TokenizerFormat {
             switch (kind) {
                 case 0 -> {
                     if (r.count("unused token " + id, 1) != 0) {
-                        throw new IllegalArgumentException("unused token " + id + " has bytes");
+                        throw new TokenizerFormatException("unused token " + id + " has bytes");
                     }
                 }
                 case 1 -> bytes[id] = r.bytes("token " + id);
                 case 2 -> {
                     String s = r.utf8("special token " + id);
-                    if (specials.put(s, id) != null) throw new IllegalArgumentException("special " + s + " twice");
+                    if (specials.put(s, id) != null) throw new TokenizerFormatException("special " + s + " twice");
                 }
-                default -> throw new IllegalArgumentException("token " + id + " has unknown kind " + kind);
+                default -> throw new TokenizerFormatException("token " + id + " has unknown kind " + kind);
             }
         }
         int m = r.count("merge count", 12);
@@ -189,7 +189,7 @@ public final class TokenizerFormat {
 
         private void need(long n, String what) {
             if (n > buf.remaining()) {
-                throw new IllegalArgumentException("tokenizer bytes truncated: " + what + " needs " + n
+                throw new TokenizerFormatException("tokenizer bytes truncated: " + what + " needs " + n
                         + " bytes, " + buf.remaining() + " left");
             }
         }
@@ -207,7 +207,7 @@ public final class TokenizerFormat {
         /** A count whose items take at least minItemBytes each: checked against the bytes left. */
         int count(String what, int minItemBytes) {
             int n = i32();
-            if (n < 0) throw new IllegalArgumentException(what + " is negative: " + n);
+            if (n < 0) throw new TokenizerFormatException(what + " is negative: " + n);
             need((long) n * minItemBytes, what + " (" + n + ")");
             return n;
         }
@@ -227,7 +227,7 @@ public final class TokenizerFormat {
                         .onUnmappableCharacter(CodingErrorAction.REPORT)
                         .decode(ByteBuffer.wrap(b)).toString();
             } catch (CharacterCodingException e) {
-                throw new IllegalArgumentException(what + " is not valid UTF-8");
+                throw new TokenizerFormatException(what + " is not valid UTF-8");
             }
         }
     }

@@ -39,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Allocation bombs: size fields that claim far more than the input holds (10^12-element tensors, huge
  * checkpoint sections, 2^31-position contexts, shapes whose product overflows, 100 MB JSONL lines) are rejected
  * with a documented exception before anything of that size is allocated. The whole set also runs in a child JVM
- * with a 32 MiB heap, where honouring any of the claims would be an OutOfMemoryError.
+ * with a 64 MiB heap, where honouring any of the claims would be an OutOfMemoryError.
  */
 class AllocationBombTest {
   @TempDir Path dir;
@@ -192,8 +192,8 @@ class AllocationBombTest {
   }
 
   @Test
-  void bombsAreRejectedInA32MiBHeap() throws Exception {
-    Process p = ChildJvm.start(List.of("-Xmx32m", "-XX:+ExitOnOutOfMemoryError"), AllocationBombTest.class,
+  void bombsAreRejectedInA64MiBHeap() throws Exception {
+    Process p = ChildJvm.start(List.of("-Xmx64m", "-XX:+ExitOnOutOfMemoryError"), AllocationBombTest.class,
         dir.toString());
     StringBuilder out = new StringBuilder();
     try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {

@@ -96,8 +96,8 @@ class BackendArgumentTest {
       bad("vocab", () -> CPU.sample(ids, lp, raw, logits, 0, p, 0));
       bad("", () -> CPU.sample(ids, lp, raw, logits, V, SamplingParams.uniform(B + 1, 1f, 0, 1f, 0f, 7), 0));
       bad("", () -> CPU.sample(ids, lp, raw, logits, V, null, 0));
-      Tensor big = f32(B * VP + B);
-      bad("overlap", () -> CPU.sample(ids, big.slice(0, B), raw, big.slice(B, B, VP), V, p, 0));
+      Tensor big = f32(B * VP + 1);
+      bad("overlap", () -> CPU.sample(ids, big.slice(0, B), raw, big.slice(1, B, VP), V, p, 0));
       logits.close();
       closed(() -> CPU.sample(ids, lp, raw, logits, V, p, 0));
     }
@@ -121,8 +121,8 @@ class BackendArgumentTest {
       bad("vocab", () -> CPU.ppoLoss(logp, null, logits, i32(badTok, n), old, adv, null, mask, V, cfg));
       bad("", () -> CPU.ppoLoss(logp, null, logits, tokens, f32(n - 1), adv, null, mask, V, cfg));
       bad("vocab", () -> CPU.ppoLoss(logp, null, logits, tokens, old, adv, null, mask, VP + 1, cfg));
-      Tensor big = f32(n * VP + n);
-      bad("overlap", () -> CPU.ppoLoss(big.slice(0, n), null, big.slice(n, n, VP), tokens, old, adv, null, mask, V,
+      Tensor big = f32(n * VP + 1);
+      bad("overlap", () -> CPU.ppoLoss(big.slice(0, n), null, big.slice(1, n, VP), tokens, old, adv, null, mask, V,
           cfg));
       bad("", () -> new PpoLossConfig(-0.2f, 0f, 0f, 0f, 1));
       bad("", () -> new PpoLossConfig(0.2f, 0f, 0f, 0.1f, 2));
@@ -142,7 +142,7 @@ class BackendArgumentTest {
       Tensor losses = f32(n), dlogits = f32(n, VP), dloss = f32(n);
       CPU.crossEntropy(losses, dlogits, logits, tokens, dloss, V);
       bad("vocab", () -> CPU.crossEntropy(losses, dlogits, logits, i32(badTok, n), dloss, V));
-      bad("overlap", () -> CPU.crossEntropy(losses, dlogits, logits, tokens, losses, V));
+      bad("overlap", () -> CPU.crossEntropy(losses, dlogits, logits, tokens, dlogits.slice(0, n), V));
       logits.close();
       closed(() -> CPU.ppoLoss(logp, null, logits, tokens, old, adv, null, mask, V, cfg));
       closed(() -> CPU.crossEntropy(losses, dlogits, logits, tokens, dloss, V));

@@ -71,8 +71,8 @@ class NativeAbiSafetyTest {
     assertNull(jalign_ctx_create(1 << 20), "a device that does not exist must not make a context");
     assertTrue(jalign_ctx_synchronize(null) != 0, "synchronize(NULL)");
     jalign_ctx_destroy(null); // a no-op, never a crash
-    rejected("set_num_threads(-5)", () -> jalign_set_num_threads(-5));
-    rejected("blas_set_num_threads(-5)", () -> jalign_blas_set_num_threads(-5));
+    assertEquals(0, jalign_set_num_threads(-5)); // documented: n <= 0 restores the default
+    assertTrue(jalign_get_num_threads() > 0);
     assertTrue(jalign_set_blas_library("/nonexistent/libopenblas.so") != 0, "loading a missing BLAS library");
   }
 
@@ -98,7 +98,7 @@ class NativeAbiSafetyTest {
     rejected("matmul NULL", () -> jalign_matmul(null, null, null, null, 4, 4, 4, 0, 0, 0, ctx));
     rejected("matmul NULL ctx", () -> jalign_matmul(f, f2, f2, null, 4, 4, 4, 0, 0, 0, null));
     rejected("matmul M<0", () -> jalign_matmul(f, f2, f2, null, NEG, 4, 4, 0, 0, 0, ctx));
-    rejected("matmul K=0", () -> jalign_matmul(f, f2, f2, null, 4, 4, 0, 0, 0, 0, ctx));
+    rejected("matmul K=2^31", () -> jalign_matmul(f, f2, f2, null, 4, 4, 1L << 31, 0, 0, 0, ctx));
     rejected("matmul M*K overflow", () -> jalign_matmul(f, f2, f2, null, HUGE, 4, HUGE, 0, 0, 0, ctx));
     rejected("bias_backward NULL", () -> jalign_bias_backward(null, null, 4, 4, ctx));
     rejected("bias_backward overflow", () -> jalign_bias_backward(f, f2, HUGE, HUGE, ctx));
@@ -133,7 +133,7 @@ class NativeAbiSafetyTest {
     rejected("embedding id < 0", () -> jalign_embedding_forward(f, ids, f2, f2, 2, 4, 8, 16, 4, 0, ctx));
     rejected("gather_rows idx < 0", () -> jalign_gather_rows(f, f2, ids, 8, 16, 8, ctx));
     rejected("scatter_add_rows idx < 0", () -> jalign_scatter_add_rows(f, f2, ids, 8, 16, 8, ctx));
-    rejected("crossentropy target < 0", () -> jalign_crossentropy(f, null, f2, ids, null, 8, 16, 16, ctx));
+    // a negative target is documented as "ignored", not an error
     ids.put(5, 0);
     rejected("embedding_backward NULL", () -> jalign_embedding_backward(null, null, f2, ids, 2, 4, 8, 16, 4, 0, ctx));
     rejected("layernorm NULL", () -> jalign_layernorm_forward(null, null, null, null, null, null, 8, 8, 1e-5f, ctx));
