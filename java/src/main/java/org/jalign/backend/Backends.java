@@ -21,6 +21,12 @@ public final class Backends {
     return new CpuBackend();
   }
 
+  /** A backend for a device name: "auto" means {@link #best()}, else "cpu", "cuda" or "cuda:N". */
+  public static Backend named(String device) {
+    if (device == null) throw new IllegalArgumentException("device is null");
+    return device.trim().equalsIgnoreCase("auto") ? best() : create(Device.parse(device));
+  }
+
   /** A backend for {@code device}; throws {@link IllegalStateException} when that device is not available. */
   public static Backend create(Device device) {
     if (device.isCpu()) return new CpuBackend();

@@ -17,7 +17,6 @@ import org.jalign.feedback.PreferenceLog;
 import org.jalign.generate.GenerationConfig;
 import org.jalign.generate.Generator;
 import org.jalign.io.ModelFiles;
-import org.jalign.tensor.Device;
 import org.jalign.text.Tokenizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -61,7 +60,7 @@ final class ChatCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintStream out = System.out;
-    try (Backend b = device.equals("auto") ? Backends.best() : Backends.create(Device.parse(device));
+    try (Backend b = Backends.named(device);
         ModelFiles.Loaded m = ModelFiles.load(model, b)) {
       Tokenizer tok = m.tokenizer();
       GenerationConfig gc = GenerationConfig.builder().maxNewTokens(maxNewTokens).temperature(temperature)

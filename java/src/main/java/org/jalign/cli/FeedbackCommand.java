@@ -12,7 +12,6 @@ import org.jalign.feedback.PreferenceLog;
 import org.jalign.io.Checkpoint;
 import org.jalign.io.ModelFiles;
 import org.jalign.model.Gpt;
-import org.jalign.tensor.Device;
 import org.jalign.train.ppo.PpoConfig;
 import org.jalign.train.reward.RewardConfig;
 import org.jalign.train.reward.RewardModel;
@@ -110,7 +109,7 @@ final class FeedbackCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
       Files.createDirectories(out);
-      try (Backend b = device.equals("auto") ? Backends.best() : Backends.create(Device.parse(device));
+      try (Backend b = Backends.named(device);
           ModelFiles.Loaded pol = ModelFiles.load(policy, b);
           ModelFiles.Loaded ref = ModelFiles.load(reference == null ? policy : reference, b);
           RewardModel rm = RewardModel.load(reward, b)) {

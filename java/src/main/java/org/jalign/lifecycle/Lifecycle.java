@@ -27,7 +27,6 @@ import org.jalign.model.GptConfig;
 import org.jalign.report.EvalReports;
 import org.jalign.report.Report;
 import org.jalign.report.ReportWriter;
-import org.jalign.tensor.Device;
 import org.jalign.text.BpeTokenizer;
 import org.jalign.text.Tokenizer;
 import org.jalign.world.AlignmentWorld;
@@ -75,7 +74,7 @@ public final class Lifecycle {
     dir = cfg.out != null ? cfg.out
         : Path.of("runs", LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
     Files.createDirectories(dir);
-    backend = cfg.device.equalsIgnoreCase("auto") ? Backends.best() : Backends.create(Device.parse(cfg.device));
+    backend = Backends.named(cfg.device);
     try {
       return runStages(t0);
     } finally {
