@@ -35,10 +35,10 @@ final class LifecycleCommand implements Callable<Integer> {
   @Option(names = "--sft-steps", description = "SFT steps (default: 400, quick 150).")
   Integer sftSteps;
 
-  @Option(names = "--reward-steps", description = "Reward-model steps (default: 300, quick 120).")
+  @Option(names = "--reward-steps", description = "Reward-model steps (default: 500, quick 160).")
   Integer rewardSteps;
 
-  @Option(names = "--ppo-steps", description = "PPO rollout/update rounds (default: 40, quick 12).")
+  @Option(names = "--ppo-steps", description = "PPO rollout/update rounds (default: 40, quick 40).")
   Integer ppoSteps;
 
   @Option(names = "--no-progress", description = "No progress bars (one summary line per stage only).")

@@ -41,15 +41,15 @@ public final class LifecycleConfig {
   public int sftBatch = 16;
   /** SFT learning rate. Default 1e-3. */
   public float sftLr = 1e-3f;
-  /** Reward-model optimizer steps. Default 300 (quick: 120). */
-  public int rewardSteps = 300;
+  /** Reward-model optimizer steps. Default 500 (quick: 160). */
+  public int rewardSteps = 500;
   /** Ranking groups per reward-model step. Default 8. */
   public int rewardBatch = 8;
   /** Responses per ranking (K). Default 4. */
   public int rewardK = 4;
   /** Reward-model learning rate. Default 5e-4. */
   public float rewardLr = 5e-4f;
-  /** PPO steps (rollout + update rounds). Default 40 (quick: 12). */
+  /** PPO steps (rollout + update rounds). Default 40 (quick: 40). */
   public int ppoSteps = 40;
   /** Prompts per PPO rollout. Default 32 (quick: 16). */
   public int ppoBatch = 32;
@@ -81,8 +81,8 @@ public final class LifecycleConfig {
     c.pretrainSteps = 300;
     c.pretrainSeqLen = 96;
     c.sftSteps = 150;
-    c.rewardSteps = 120;
-    c.ppoSteps = 12;
+    c.rewardSteps = 160;
+    c.ppoSteps = 40;
     c.ppoBatch = 16;
     c.maxNewTokens = 32;
     c.evalPerKind = 12;

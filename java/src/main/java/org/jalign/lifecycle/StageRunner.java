@@ -172,12 +172,22 @@ final class StageRunner {
       PpoResult r = trainer.train();
       double secs = Lifecycle.secs(t);
       if (cfg.progress) lc.out().println();
-      lc.say(String.format("ppo: %d steps, reward %.3f -> %.3f, KL to reference %.4f, %.0f s", cfg.ppoSteps,
-          r.rewardStart(), r.rewardEnd(), r.klToRefEnd(), secs));
+      // One rollout batch is a noisy estimate of the policy's reward: report the mean of the first and of the
+      // last tenth of the steps (at least one step each); the per-step series is in the details and the plots.
+      int w = Math.max(1, r.history().size() / 10);
+      double rewardStart = windowMean(r.history(), "reward", 0, w);
+      double rewardEnd = windowMean(r.history(), "reward", r.history().size() - w, w);
+      double klEnd = windowMean(r.history(), "kl_to_ref", r.history().size() - w, w);
+      lc.say(String.format("ppo: %d steps, reward %.3f -> %.3f, KL to reference %.4f (means of %d steps), %.0f s",
+          cfg.ppoSteps, rewardStart, rewardEnd, klEnd, w, secs));
       Map<String, Double> s = new LinkedHashMap<>();
-      s.put("reward_start", r.rewardStart());
-      s.put("reward_end", r.rewardEnd());
-      s.put("kl_to_ref_end", r.klToRefEnd());
+      s.put("reward_start", rewardStart);
+      s.put("reward_end", rewardEnd);
+      s.put("kl_to_ref_end", klEnd);
+      s.put("reward_first_step", r.rewardStart());
+      s.put("reward_last_step", r.rewardEnd());
+      s.put("kl_to_ref_last_step", r.klToRefEnd());
+      s.put("window_steps", (double) w);
       lc.stage("ppo", secs, s);
       for (String key : new String[] {"reward", "kl_to_ref", "entropy", "clip_frac", "approx_kl", "value_loss",
           "response_length"}) {
@@ -186,6 +196,12 @@ final class StageRunner {
       trainer.save(lc.dir().resolve("ppo-state.ckpt"));
       lc.saveModel(policy, "ppo.ckpt", "ppo");
     }
+  }
+
+  private static double windowMean(List<Map<String, Double>> history, String key, int from, int n) {
+    double sum = 0;
+    for (int i = from; i < from + n; i++) sum += history.get(i).get(key);
+    return sum / n;
   }
 
   private void series(String stage, String name, List<Map<String, Double>> history, String key) {

@@ -70,7 +70,7 @@ public final class ResponseGenerator {
           : r < 0.80 ? new Variant(ResponseStyle.MADE_UP, true, false)
           : r < 0.92 ? new Variant(ResponseStyle.IDK, false, false)
           : new Variant(ResponseStyle.MADE_UP, false, true);
-      case VAGUE -> r < 0.60 ? new Variant(ResponseStyle.GUESS, false, false)
+      case VAGUE -> r < 0.45 ? new Variant(ResponseStyle.GUESS, false, false)
           : r < 0.85 ? new Variant(ResponseStyle.CLARIFY, false, false)
           : r < 0.93 ? new Variant(ResponseStyle.GUESS, true, false)
           : new Variant(ResponseStyle.GUESS, false, true);
@@ -83,74 +83,63 @@ public final class ResponseGenerator {
   }
 
   /**
-   * {@code k} diverse candidates for one prompt, in random order: the ideal behaviour is always
-   * among them (for k ≥ 1), the others are drawn without repetition from the behaviours that make
-   * sense for the prompt's kind (then with fresh phrasings once those run out). Texts are distinct
-   * where the world's phrasings allow.
+   * {@code k} diverse candidates for one prompt, in random order, built to hold the comparisons a
+   * reward model most needs: the ideal behaviour (concise and polite) is always among them (for
+   * k ≥ 1); the other slots take the kind's other behaviours in random order, each usually concise and
+   * polite (so behaviours are compared with each other, not only with filler), sometimes rambling
+   * ({@link #FLAG_RAMBLE}) or rude ({@link #FLAG_RUDE}); and in about half of the groups one slot holds
+   * the ideal behaviour again, rambling or rude, so that concise-and-polite is also compared with the
+   * same answer padded or insulting. Texts are distinct where the world's phrasings allow.
    */
   public List<Response> candidates(Prompt p, int k, Random rng) {
     if (k < 1) {
       throw new IllegalArgumentException("k must be >= 1, got " + k);
     }
-    // Order of behaviours: the ideal one, then one of each other style (random order), then the
-    // remaining variants (random order).
-    List<Variant> vs = variants(p.kind());
-    List<Variant> rest = new ArrayList<>(vs.subList(1, vs.size()));
-    Collections.shuffle(rest, rng);
-    List<Variant> order = new ArrayList<>();
-    order.add(vs.get(0));
-    Set<ResponseStyle> styles = new LinkedHashSet<>();
-    styles.add(vs.get(0).style());
-    for (Variant v : rest) {
-      if (styles.add(v.style())) {
-        order.add(v);
-      }
+    List<ResponseStyle> styles = stylesFor(p.kind());
+    ResponseStyle ideal = styles.get(0);
+    List<ResponseStyle> others = new ArrayList<>(styles.subList(1, styles.size()));
+    Collections.shuffle(others, rng);
+    List<Variant> plan = new ArrayList<>(k);
+    plan.add(new Variant(ideal, false, false));
+    if (k > 1 && rng.nextDouble() < IDEAL_FLAGGED) {
+      boolean ramble = rng.nextBoolean();
+      plan.add(new Variant(ideal, ramble, !ramble));
     }
-    for (Variant v : rest) {
-      if (!order.contains(v)) {
-        order.add(v);
-      }
+    for (int i = 0; plan.size() < k; i++) {
+      ResponseStyle s = others.get(i % others.size());
+      plan.add(new Variant(s, rng.nextDouble() < FLAG_RAMBLE, rng.nextDouble() < FLAG_RUDE));
     }
     List<Response> out = new ArrayList<>(k);
     Set<String> texts = new LinkedHashSet<>();
-    int attempts = 0;
-    int i = 0;
-    while (out.size() < k) {
-      Variant v = order.get(i % order.size());
-      i++;
+    for (Variant v : plan) {
       Response r = write(p, v, rng, false);
-      attempts++;
-      if (texts.add(r.text()) || attempts > 20 * k) {
-        out.add(r);
+      for (int attempt = 0; !texts.add(r.text()) && attempt < 20; attempt++) {
+        r = write(p, new Variant(v.style(), rng.nextBoolean(), v.rude()), rng, false);
       }
+      out.add(r);
     }
     Collections.shuffle(out, rng);
     return out;
   }
 
-  private static List<Variant> variants(PromptKind kind) {
+  /** Chance that a candidate other than the ideal one rambles. */
+  public static final double FLAG_RAMBLE = 0.25;
+  /** Chance that a candidate other than the ideal one is rude. */
+  public static final double FLAG_RUDE = 0.125;
+  /** Chance that a group also holds the ideal behaviour rambling or rude. */
+  private static final double IDEAL_FLAGGED = 0.5;
+
+  /** The behaviours that make sense for a kind of prompt, the ideal one first. */
+  private static List<ResponseStyle> stylesFor(PromptKind kind) {
     return switch (kind) {
-      case ANSWERABLE -> List.of(
-          new Variant(ResponseStyle.CORRECT, false, false), new Variant(ResponseStyle.CORRECT, true, false),
-          new Variant(ResponseStyle.WRONG, false, false), new Variant(ResponseStyle.IDK, false, false),
-          new Variant(ResponseStyle.CORRECT, false, true), new Variant(ResponseStyle.WRONG, true, false),
-          new Variant(ResponseStyle.CLARIFY, false, false), new Variant(ResponseStyle.REFUSAL, false, false),
-          new Variant(ResponseStyle.CORRECT, true, true), new Variant(ResponseStyle.WRONG, false, true));
-      case UNANSWERABLE -> List.of(
-          new Variant(ResponseStyle.IDK, false, false), new Variant(ResponseStyle.MADE_UP, false, false),
-          new Variant(ResponseStyle.MADE_UP, true, false), new Variant(ResponseStyle.IDK, true, false),
-          new Variant(ResponseStyle.IDK, false, true), new Variant(ResponseStyle.MADE_UP, false, true),
-          new Variant(ResponseStyle.CLARIFY, false, false), new Variant(ResponseStyle.REFUSAL, false, false));
-      case VAGUE -> List.of(
-          new Variant(ResponseStyle.CLARIFY, false, false), new Variant(ResponseStyle.GUESS, false, false),
-          new Variant(ResponseStyle.GUESS, true, false), new Variant(ResponseStyle.CLARIFY, true, false),
-          new Variant(ResponseStyle.CLARIFY, false, true), new Variant(ResponseStyle.IDK, false, false),
-          new Variant(ResponseStyle.GUESS, false, true), new Variant(ResponseStyle.REFUSAL, false, false));
-      case HARMFUL -> List.of(
-          new Variant(ResponseStyle.REFUSAL, false, false), new Variant(ResponseStyle.COMPLY, false, false),
-          new Variant(ResponseStyle.REFUSAL, true, false), new Variant(ResponseStyle.REFUSAL, false, true),
-          new Variant(ResponseStyle.COMPLY, true, false), new Variant(ResponseStyle.IDK, false, false),
-          new Variant(ResponseStyle.CLARIFY, false, false), new Variant(ResponseStyle.COMPLY, false, true));
+      case ANSWERABLE -> List.of(ResponseStyle.CORRECT, ResponseStyle.WRONG, ResponseStyle.IDK, ResponseStyle.CLARIFY,
+          ResponseStyle.REFUSAL, ResponseStyle.OFF_TOPIC);
+      case UNANSWERABLE -> List.of(ResponseStyle.IDK, ResponseStyle.MADE_UP, ResponseStyle.CLARIFY,
+          ResponseStyle.REFUSAL, ResponseStyle.OFF_TOPIC);
+      case VAGUE -> List.of(ResponseStyle.CLARIFY, ResponseStyle.GUESS, ResponseStyle.IDK, ResponseStyle.REFUSAL,
+          ResponseStyle.OFF_TOPIC);
+      case HARMFUL -> List.of(ResponseStyle.REFUSAL, ResponseStyle.COMPLY, ResponseStyle.IDK, ResponseStyle.CLARIFY,
+          ResponseStyle.OFF_TOPIC);
     };
   }
 
@@ -166,6 +155,7 @@ public final class ResponseGenerator {
       case CLARIFY -> clarify(rng, first);
       case REFUSAL -> refusal(p, rng, first);
       case COMPLY -> comply(p, rng);
+      case OFF_TOPIC -> offTopic(p, rng);
     };
     String text = core;
     if (v.rambling()) {
@@ -282,6 +272,34 @@ public final class ResponseGenerator {
       s = Text.capitalize(q.subj()) + s.substring(q.name().length()); // "She lives in ..."
     }
     return s;
+  }
+
+  /**
+   * A true statement that does not answer the prompt: another stated attribute of the subject (or, with
+   * no subject in the world, of some person), never the attribute asked about.
+   */
+  private String offTopic(Prompt p, Random rng) {
+    if (p.attribute() == Attribute.OWNER && p.kind() != PromptKind.VAGUE) {
+      Person owner = subject(p); // "Who owns Twig?": say what Twig is, not whose
+      return p.subject() + " is " + Text.article(owner.petKind()) + " " + owner.petKind() + ".";
+    }
+    Person s = p.kind() == PromptKind.VAGUE ? null : subject(p);
+    if (s == null) {
+      s = pick(world.people(), rng);
+    }
+    List<Attribute> as = new ArrayList<>(List.of(Attribute.TOWN, Attribute.JOB));
+    if (s.hasPet()) {
+      as.add(Attribute.PET_KIND);
+    }
+    if (s.hasColour()) {
+      as.add(Attribute.COLOUR);
+    }
+    as.remove(p.attribute());
+    if (p.attribute() == Attribute.PET_NAME || p.attribute() == Attribute.OWNER) {
+      as.remove(Attribute.PET_KIND); // the pet's kind would half-answer a question about the pet
+    }
+    Attribute a = pick(as, rng);
+    return statement(s, a, s.valueOf(a), rng, false);
   }
 
   private static String about(Prompt p) {

@@ -20,7 +20,12 @@ public enum ResponseStyle {
   /** Politely declines to help. */
   REFUSAL,
   /** Goes along with a harmful request. */
-  COMPLY;
+  COMPLY,
+  /**
+   * States a true fact that does not answer the question (another attribute of the subject, or a fact
+   * about someone else): relevant-sounding, never what was asked.
+   */
+  OFF_TOPIC;
 
   /** The behaviour the oracle rewards most for a kind of prompt. */
   public static ResponseStyle idealOf(PromptKind kind) {

@@ -253,6 +253,14 @@ class AlignmentWorldTest {
           case CLARIFY -> assertTrue(j.clarifying() && !j.guess(), why);
           case REFUSAL -> assertTrue(j.refusal(), why);
           case COMPLY -> assertTrue(j.compliance() && !j.refusal(), why);
+          case OFF_TOPIC -> {
+            // A true fact that answers nothing: never right, never a made-up value of the asked kind.
+            assertFalse(j.correct() || j.hedged() || j.hallucination() || j.idk() || j.refusal() || j.compliance()
+                || j.clarifying(), why);
+            if (p.kind() == PromptKind.ANSWERABLE) {
+              assertFalse(j.wrong(), why);
+            }
+          }
         }
       }
     }
@@ -262,19 +270,24 @@ class AlignmentWorldTest {
   void candidatesAreDiverseAndIncludeTheIdeal() {
     ResponseGenerator gen = QUICK.responses();
     Random rng = new Random(3);
+    long total = 0, plain = 0;
     for (PromptKind k : PromptKind.values()) {
       for (Prompt p : QUICK.prompts(Split.RL, k)) {
         List<Response> c = gen.candidates(p, 6, rng);
         assertEquals(6, c.size());
         assertEquals(6, c.stream().map(Response::text).distinct().count(), c.toString());
         assertTrue(c.stream().anyMatch(r -> r.style() == ResponseStyle.idealOf(k) && !r.rude() && !r.rambling()), c.toString());
-        assertTrue(c.stream().map(Response::style).distinct().count() >= 3, c.toString());
+        assertTrue(c.stream().map(Response::style).distinct().count() >= 4, c.toString());
+        total += c.size();
+        plain += c.stream().filter(r -> !r.rude() && !r.rambling()).count();
         List<Response> one = gen.candidates(p, 1, rng);
         assertEquals(ResponseStyle.idealOf(k), one.get(0).style());
         // More than the number of behaviours still works (fresh phrasings).
         assertEquals(12, gen.candidates(p, 12, rng).size());
       }
     }
+    // Mostly concise and polite: behaviours are compared with each other, not only with filler.
+    assertTrue(plain > 0.55 * total, plain + " of " + total + " candidates concise and polite");
   }
 
   /** Ranking data puts the ideal concise polite response first for every prompt. */
