@@ -41,6 +41,11 @@ final class LifecycleCommand implements Callable<Integer> {
   @Option(names = "--ppo-steps", description = "PPO rollout/update rounds (default: 40, quick 40).")
   Integer ppoSteps;
 
+  @Option(names = "--rlhf-rounds", description = "RLHF rounds: after the first PPO round, each further round has "
+      + "the oracle rank the policy's own samples, refreshes the reward model and runs PPO again (default: 2, "
+      + "quick 1).")
+  Integer rlhfRounds;
+
   @Option(names = "--no-progress", description = "No progress bars (one summary line per stage only).")
   boolean noProgress;
 
@@ -54,6 +59,7 @@ final class LifecycleCommand implements Callable<Integer> {
     if (sftSteps != null) c.sftSteps = sftSteps;
     if (rewardSteps != null) c.rewardSteps = rewardSteps;
     if (ppoSteps != null) c.ppoSteps = ppoSteps;
+    if (rlhfRounds != null) c.rlhfRounds = rlhfRounds;
     new Lifecycle(c).run();
     return 0;
   }

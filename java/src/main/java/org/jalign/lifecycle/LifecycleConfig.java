@@ -55,6 +55,17 @@ public final class LifecycleConfig {
   public int ppoBatch = 32;
   /** PPO policy learning rate. Default 5e-5. */
   public float ppoLr = 5e-5f;
+  /**
+   * RLHF rounds. After the first PPO round, each further round has the oracle rank the current policy's own
+   * samples (with the world's candidates beside them), refreshes the reward model on those rankings for
+   * {@link #rewardRefreshSteps} steps, and runs another PPO round of {@link #ppoSteps} steps against the same
+   * frozen SFT reference. Default 2 (quick: 1).
+   */
+  public int rlhfRounds = 2;
+  /** Reward-model steps of each refresh between RLHF rounds. Default 150. */
+  public int rewardRefreshSteps = 150;
+  /** Policy samples per prompt in each refresh's rankings (the rest of the K are the world's candidates). Default 2. */
+  public int refreshSamples = 2;
   /** KL penalty coefficient. Default 0.2. */
   public float ppoKlCoef = 0.2f;
   /** Max new tokens in rollouts and evaluation. Default 40 (quick: 32). */
@@ -83,6 +94,7 @@ public final class LifecycleConfig {
     c.sftSteps = 150;
     c.rewardSteps = 160;
     c.ppoSteps = 40;
+    c.rlhfRounds = 1;
     c.ppoBatch = 16;
     c.maxNewTokens = 32;
     c.evalPerKind = 12;
@@ -133,6 +145,11 @@ public final class LifecycleConfig {
     positive("ppoSteps", ppoSteps);
     positive("ppoBatch", ppoBatch);
     positive("maxNewTokens", maxNewTokens);
+    positive("rlhfRounds", rlhfRounds);
+    positive("rewardRefreshSteps", rewardRefreshSteps);
+    if (refreshSamples < 1 || refreshSamples > rewardK) {
+      throw new IllegalArgumentException("refreshSamples must be in [1, rewardK=" + rewardK + "], got " + refreshSamples);
+    }
     if (evalPerKind < 0) throw new IllegalArgumentException("evalPerKind must be >= 0, got " + evalPerKind);
     return this;
   }

@@ -57,7 +57,21 @@ final class StageRunner {
     try (Gpt reference = new Gpt(policy.config(), policy.backend(), 0)) {
       reference.copyParamsFrom(policy); // the frozen SFT model
       try (RewardModel rm = reward(policy)) {
-        ppo(policy, reference, rm);
+        List<Map<String, Double>> history = new ArrayList<>();
+        long t0 = System.nanoTime();
+        double[] round1 = null;
+        double refreshSecs = 0;
+        for (int round = 1; round <= cfg.rlhfRounds; round++) {
+          if (round > 1) {
+            long tr = System.nanoTime();
+            refresh(policy, rm, round);
+            refreshSecs += Lifecycle.secs(tr);
+          }
+          double[] r = ppoRound(policy, reference, rm, round, history);
+          if (round == 1) round1 = r;
+        }
+        ppoSummary(history, round1, Lifecycle.secs(t0) - refreshSecs);
+        savePpo(policy);
       }
     }
     t = System.nanoTime();
@@ -153,14 +167,19 @@ final class StageRunner {
 
   // ------------------------------------------------------------------ PPO
 
-  private void ppo(Gpt policy, Gpt reference, RewardModel rm) throws IOException {
+  /**
+   * One PPO round against the current reward model; appends its per-step metrics (with a "round" key) to
+   * {@code history} and returns {reward start, reward end, KL end} as step-window means of this round.
+   */
+  private double[] ppoRound(Gpt policy, Gpt reference, RewardModel rm, int round, List<Map<String, Double>> history)
+      throws IOException {
     long t = System.nanoTime();
     List<String> prompts = new ArrayList<>();
     for (Prompt p : lc.world().prompts(Split.RL)) prompts.add(p.text());
     Collections.shuffle(prompts, new Random(cfg.seed * 7 + 3));
     PpoConfig pc = PpoConfig.builder().steps(cfg.ppoSteps).batchSize(cfg.ppoBatch).lr(cfg.ppoLr)
-        .klCoef(cfg.ppoKlCoef).responseLength(cfg.maxNewTokens).seed(cfg.seed).progress(cfg.progress)
-        .out(lc.out()).build();
+        .klCoef(cfg.ppoKlCoef).responseLength(cfg.maxNewTokens).seed(cfg.seed + 1000L * (round - 1))
+        .progress(cfg.progress).out(lc.out()).build();
     ChatTemplate template = lc.template();
     int maxPrompt = cfg.contextLength - cfg.maxNewTokens;
     List<int[]> promptIds = new ArrayList<>();
@@ -170,32 +189,117 @@ final class StageRunner {
     try (PpoTrainer trainer = PpoTrainer.fromPromptIds(policy, reference, rm, lc.tokenizer(), pc, promptIds,
         rm.trunk())) {
       PpoResult r = trainer.train();
-      double secs = Lifecycle.secs(t);
       if (cfg.progress) lc.out().println();
-      // One rollout batch is a noisy estimate of the policy's reward: report the mean of the first and of the
-      // last tenth of the steps (at least one step each); the per-step series is in the details and the plots.
       int w = Math.max(1, r.history().size() / 10);
-      double rewardStart = windowMean(r.history(), "reward", 0, w);
-      double rewardEnd = windowMean(r.history(), "reward", r.history().size() - w, w);
-      double klEnd = windowMean(r.history(), "kl_to_ref", r.history().size() - w, w);
-      lc.say(String.format("ppo: %d steps, reward %.3f -> %.3f, KL to reference %.4f (means of %d steps), %.0f s",
-          cfg.ppoSteps, rewardStart, rewardEnd, klEnd, w, secs));
-      Map<String, Double> s = new LinkedHashMap<>();
-      s.put("reward_start", rewardStart);
-      s.put("reward_end", rewardEnd);
-      s.put("kl_to_ref_end", klEnd);
-      s.put("reward_first_step", r.rewardStart());
-      s.put("reward_last_step", r.rewardEnd());
-      s.put("kl_to_ref_last_step", r.klToRefEnd());
-      s.put("window_steps", (double) w);
-      lc.stage("ppo", secs, s);
-      for (String key : new String[] {"reward", "kl_to_ref", "entropy", "clip_frac", "approx_kl", "value_loss",
-          "response_length"}) {
-        series("ppo", key, r.history(), key);
+      double[] out = {windowMean(r.history(), "reward", 0, w),
+          windowMean(r.history(), "reward", r.history().size() - w, w),
+          windowMean(r.history(), "kl_to_ref", r.history().size() - w, w)};
+      for (Map<String, Double> m : r.history()) {
+        Map<String, Double> c = new LinkedHashMap<>(m);
+        c.put("round", (double) round);
+        history.add(c);
       }
-      trainer.save(lc.dir().resolve("ppo-state.ckpt"));
-      lc.saveModel(policy, "ppo.ckpt", "ppo");
+      lc.say(String.format("ppo round %d/%d: %d steps, reward %.3f -> %.3f, KL to reference %.4f (means of %d steps), "
+          + "%.0f s", round, cfg.rlhfRounds, cfg.ppoSteps, out[0], out[1], out[2], w, Lifecycle.secs(t)));
+      if (round == cfg.rlhfRounds) trainer.save(lc.dir().resolve("ppo-state.ckpt"));
+      return out;
     }
+  }
+
+  /**
+   * Between RLHF rounds: the oracle ranks the policy's own samples (temperature 1) beside the world's candidates
+   * on the training prompts, and the reward model continues training on those rankings.
+   */
+  private void refresh(Gpt policy, RewardModel rm, int round) {
+    long t = System.nanoTime();
+    long seed = cfg.seed * 31 + 10 + round;
+    List<Prompt> prompts = lc.world().prompts(Split.TRAIN);
+    int nSamples = cfg.refreshSamples;
+    List<RankedExample> world = cfg.rewardK > nSamples
+        ? lc.world().rankingData(prompts, cfg.rewardK - nSamples, seed) : null;
+    org.jalign.generate.Generator gen = new org.jalign.generate.Generator(policy, lc.tokenizer());
+    int end = lc.tokenizer().specialId(org.jalign.text.Tokenizer.END).orElseThrow();
+    int eot = lc.tokenizer().specialId(org.jalign.text.Tokenizer.ENDOFTEXT).orElseThrow();
+    Random rnd = new Random(seed);
+    List<RankingExample> train = new ArrayList<>();
+    for (int i = 0; i < prompts.size(); i += 32) {
+      List<Prompt> chunk = prompts.subList(i, Math.min(prompts.size(), i + 32));
+      List<int[]> ids = new ArrayList<>();
+      for (Prompt p : chunk) {
+        for (int j = 0; j < nSamples; j++) ids.add(lc.promptIds(p.text()));
+      }
+      org.jalign.generate.GenerationConfig gc = org.jalign.generate.GenerationConfig.builder()
+          .maxNewTokens(cfg.maxNewTokens).temperature(1f).stopTokenIds(end, eot).seed(seed + i).build();
+      org.jalign.generate.GenerationResult r = gen.generateIds(ids, gc, null);
+      for (int q = 0; q < chunk.size(); q++) {
+        Prompt p = chunk.get(q);
+        // Distinct, non-blank texts only (a sample may be empty or repeat another response).
+        java.util.LinkedHashSet<String> distinct = new java.util.LinkedHashSet<>();
+        if (world != null) {
+          for (Response x : world.get(i + q).bestFirst()) distinct.add(x.text());
+        }
+        for (int j = 0; j < nSamples; j++) {
+          String x = r.row(q * nSamples + j).text().strip();
+          if (!x.isBlank()) distinct.add(x);
+        }
+        if (distinct.size() < 2) continue;
+        List<String> texts = new ArrayList<>(distinct);
+        Collections.shuffle(texts, rnd);
+        List<Integer> ranking = new ArrayList<>();
+        for (int o : lc.world().oracle().rank(p, texts)) ranking.add(o);
+        train.add(new RankingExample(p.text(), texts, ranking));
+      }
+    }
+    List<RankingExample> heldout = rankings(lc.world().prompts(Split.EVAL), cfg.seed * 31 + 2);
+    RewardConfig rc = new RewardConfig().batchSize(cfg.rewardBatch).maxSteps(cfg.rewardRefreshSteps).epochs(1000)
+        .lr(cfg.rewardLr / 2).warmupSteps(Math.max(1, cfg.rewardRefreshSteps / 20)).minLrFraction(0.1)
+        .maxLength(cfg.contextLength).seed(seed).progress(cfg.progress).out(lc.out());
+    RewardResult rr = new RewardTrainer(rm, lc.tokenizer(), rc, train, heldout).train();
+    double secs = Lifecycle.secs(t);
+    if (cfg.progress) lc.out().println();
+    lc.say(String.format("reward refresh before round %d: %d steps on %d rankings of the policy's samples, held-out "
+        + "pair accuracy %.3f, %.0f s", round, cfg.rewardRefreshSteps, train.size(), rr.heldoutPairAccuracy(), secs));
+    Map<String, Double> s = new LinkedHashMap<>();
+    s.put("heldout_pair_accuracy", rr.heldoutPairAccuracy());
+    s.put("steps", (double) cfg.rewardRefreshSteps);
+    lc.stage(cfg.rlhfRounds > 2 ? "reward_refresh_" + round : "reward_refresh", secs, s);
+    series("reward_refresh", "train loss (round " + round + ")", rr.history(), "loss");
+  }
+
+  /**
+   * The "ppo" stage of report.json: reward and KL of the last round (the same reward model from its start to its
+   * end), the first round's figures beside them, and the per-step series of all rounds.
+   */
+  private void ppoSummary(List<Map<String, Double>> history, double[] round1, double secs) {
+    int lastRound = cfg.rlhfRounds;
+    List<Map<String, Double>> last = history.stream().filter(m -> m.get("round") == lastRound).toList();
+    int w = Math.max(1, last.size() / 10);
+    double rewardStart = windowMean(last, "reward", 0, w);
+    double rewardEnd = windowMean(last, "reward", last.size() - w, w);
+    double klEnd = windowMean(last, "kl_to_ref", last.size() - w, w);
+    Map<String, Double> s = new LinkedHashMap<>();
+    s.put("reward_start", rewardStart);
+    s.put("reward_end", rewardEnd);
+    s.put("kl_to_ref_end", klEnd);
+    s.put("rounds", (double) cfg.rlhfRounds);
+    s.put("steps_per_round", (double) cfg.ppoSteps);
+    s.put("window_steps", (double) w);
+    s.put("round1_reward_start", round1[0]);
+    s.put("round1_reward_end", round1[1]);
+    s.put("round1_kl_to_ref_end", round1[2]);
+    s.put("reward_last_step", last.get(last.size() - 1).get("reward"));
+    s.put("kl_to_ref_last_step", last.get(last.size() - 1).get("kl_to_ref"));
+    lc.say(String.format("ppo: %d round(s) x %d steps, last round reward %.3f -> %.3f, KL to reference %.4f, %.0f s",
+        cfg.rlhfRounds, cfg.ppoSteps, rewardStart, rewardEnd, klEnd, secs));
+    lc.stage("ppo", secs, s);
+    for (String key : new String[] {"reward", "kl_to_ref", "entropy", "clip_frac", "approx_kl", "value_loss",
+        "response_length"}) {
+      series("ppo", key, history, key);
+    }
+  }
+
+  private void savePpo(Gpt policy) throws IOException {
+    lc.saveModel(policy, "ppo.ckpt", "ppo");
   }
 
   private static double windowMean(List<Map<String, Double>> history, String key, int from, int n) {

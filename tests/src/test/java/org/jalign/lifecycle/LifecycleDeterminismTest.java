@@ -29,6 +29,8 @@ class LifecycleDeterminismTest {
     c.ppoSteps = 3;
     c.ppoBatch = 8;
     c.evalPerKind = 4;
+    c.rlhfRounds = 2; // exercises the reward refresh on the policy's own samples
+    c.rewardRefreshSteps = 4;
     return c;
   }
 
