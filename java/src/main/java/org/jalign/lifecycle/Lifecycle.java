@@ -235,18 +235,32 @@ public final class Lifecycle {
 
   /** Greedy responses of {@code model} to {@code prompts}, in batches; generation stops at the end tag. */
   List<PromptResponse> respond(Gpt model, List<Prompt> prompts) {
+    List<String> texts = generate(model, prompts, 1, 0f, cfg.seed);
+    List<PromptResponse> res = new ArrayList<>(prompts.size());
+    for (int i = 0; i < prompts.size(); i++) res.add(new PromptResponse(prompts.get(i), texts.get(i)));
+    return res;
+  }
+
+  /**
+   * {@code copies} responses of {@code model} to each prompt (prompt-major: all copies of prompt 0 first), stripped,
+   * in batches of 32 prompts; batch {@code i} samples with seed {@code seed + i}; temperature 0 is greedy.
+   */
+  List<String> generate(Gpt model, List<Prompt> prompts, int copies, float temperature, long seed) {
     Generator gen = new Generator(model, tokenizer);
     int end = tokenizer.specialId(Tokenizer.END).orElseThrow();
     int eot = tokenizer.specialId(Tokenizer.ENDOFTEXT).orElseThrow();
-    GenerationConfig gc = GenerationConfig.builder().maxNewTokens(cfg.maxNewTokens).temperature(0f)
-        .stopTokenIds(end, eot).seed(cfg.seed).build();
-    List<PromptResponse> res = new ArrayList<>();
+    List<String> res = new ArrayList<>(prompts.size() * copies);
     for (int i = 0; i < prompts.size(); i += 32) {
       List<Prompt> chunk = prompts.subList(i, Math.min(prompts.size(), i + 32));
       List<int[]> ids = new ArrayList<>();
-      for (Prompt p : chunk) ids.add(promptIds(p.text()));
+      for (Prompt p : chunk) {
+        int[] pid = promptIds(p.text());
+        for (int j = 0; j < copies; j++) ids.add(pid);
+      }
+      GenerationConfig gc = GenerationConfig.builder().maxNewTokens(cfg.maxNewTokens).temperature(temperature)
+          .stopTokenIds(end, eot).seed(seed + i).build();
       GenerationResult r = gen.generateIds(ids, gc, null);
-      for (int j = 0; j < chunk.size(); j++) res.add(new PromptResponse(chunk.get(j), r.row(j).text().strip()));
+      for (int j = 0; j < ids.size(); j++) res.add(r.row(j).text().strip());
     }
     return res;
   }

@@ -34,6 +34,8 @@ final class StageRunner {
   private final LifecycleConfig cfg;
   private List<PromptResponse> sftEval;
   private List<PromptResponse> rlhfEval;
+  /** The reward model's held-out rankings (EVAL prompts), for the first training and every refresh. */
+  private List<RankingExample> heldout;
 
   StageRunner(Lifecycle lc) {
     this.lc = lc;
@@ -57,9 +59,10 @@ final class StageRunner {
     try (Gpt reference = new Gpt(policy.config(), policy.backend(), 0)) {
       reference.copyParamsFrom(policy); // the frozen SFT model
       try (RewardModel rm = reward(policy)) {
+        List<int[]> rlPrompts = rlPromptIds();
         List<Map<String, Double>> history = new ArrayList<>();
+        List<double[]> rounds = new ArrayList<>();
         long t0 = System.nanoTime();
-        double[] round1 = null;
         double refreshSecs = 0;
         for (int round = 1; round <= cfg.rlhfRounds; round++) {
           if (round > 1) {
@@ -67,11 +70,10 @@ final class StageRunner {
             refresh(policy, rm, round);
             refreshSecs += Lifecycle.secs(tr);
           }
-          double[] r = ppoRound(policy, reference, rm, round, history);
-          if (round == 1) round1 = r;
+          rounds.add(ppoRound(policy, reference, rm, rlPrompts, round, history));
         }
-        ppoSummary(history, round1, Lifecycle.secs(t0) - refreshSecs);
-        savePpo(policy);
+        ppoSummary(history, rounds, Lifecycle.secs(t0) - refreshSecs);
+        lc.saveModel(policy, "ppo.ckpt", "ppo");
       }
     }
     t = System.nanoTime();
@@ -138,7 +140,7 @@ final class StageRunner {
   private RewardModel reward(Gpt sft) {
     long t = System.nanoTime();
     List<RankingExample> train = rankings(lc.world().prompts(Split.TRAIN), cfg.seed * 31 + 1);
-    List<RankingExample> heldout = rankings(lc.world().prompts(Split.EVAL), cfg.seed * 31 + 2);
+    heldout = rankings(lc.world().prompts(Split.EVAL), cfg.seed * 31 + 2);
     RewardModel rm = RewardModel.fromPolicy(sft, cfg.seed);
     try {
       RewardConfig rc = new RewardConfig().batchSize(cfg.rewardBatch).maxSteps(cfg.rewardSteps).epochs(1000)
@@ -167,25 +169,26 @@ final class StageRunner {
 
   // ------------------------------------------------------------------ PPO
 
+  /** The RL prompts, shuffled once and rendered for generation; every PPO round reads them in this order. */
+  private List<int[]> rlPromptIds() {
+    List<String> prompts = new ArrayList<>();
+    for (Prompt p : lc.world().prompts(Split.RL)) prompts.add(p.text());
+    Collections.shuffle(prompts, new Random(cfg.seed * 7 + 3));
+    List<int[]> ids = new ArrayList<>(prompts.size());
+    for (String p : prompts) ids.add(lc.promptIds(p));
+    return ids;
+  }
+
   /**
    * One PPO round against the current reward model; appends its per-step metrics (with a "round" key) to
    * {@code history} and returns {reward start, reward end, KL end} as step-window means of this round.
    */
-  private double[] ppoRound(Gpt policy, Gpt reference, RewardModel rm, int round, List<Map<String, Double>> history)
-      throws IOException {
+  private double[] ppoRound(Gpt policy, Gpt reference, RewardModel rm, List<int[]> promptIds, int round,
+      List<Map<String, Double>> history) throws IOException {
     long t = System.nanoTime();
-    List<String> prompts = new ArrayList<>();
-    for (Prompt p : lc.world().prompts(Split.RL)) prompts.add(p.text());
-    Collections.shuffle(prompts, new Random(cfg.seed * 7 + 3));
     PpoConfig pc = PpoConfig.builder().steps(cfg.ppoSteps).batchSize(cfg.ppoBatch).lr(cfg.ppoLr)
         .klCoef(cfg.ppoKlCoef).responseLength(cfg.maxNewTokens).seed(cfg.seed + 1000L * (round - 1))
         .progress(cfg.progress).out(lc.out()).build();
-    ChatTemplate template = lc.template();
-    int maxPrompt = cfg.contextLength - cfg.maxNewTokens;
-    List<int[]> promptIds = new ArrayList<>();
-    for (String p : prompts) {
-      promptIds.add(template.renderPrompt(p, maxPrompt, ChatTemplate.Truncation.KEEP_PROMPT_TAIL_RESPONSE_HEAD));
-    }
     try (PpoTrainer trainer = PpoTrainer.fromPromptIds(policy, reference, rm, lc.tokenizer(), pc, promptIds,
         rm.trunk())) {
       PpoResult r = trainer.train();
@@ -217,40 +220,26 @@ final class StageRunner {
     int nSamples = cfg.refreshSamples;
     List<RankedExample> world = cfg.rewardK > nSamples
         ? lc.world().rankingData(prompts, cfg.rewardK - nSamples, seed) : null;
-    org.jalign.generate.Generator gen = new org.jalign.generate.Generator(policy, lc.tokenizer());
-    int end = lc.tokenizer().specialId(org.jalign.text.Tokenizer.END).orElseThrow();
-    int eot = lc.tokenizer().specialId(org.jalign.text.Tokenizer.ENDOFTEXT).orElseThrow();
+    List<String> samples = lc.generate(policy, prompts, nSamples, 1f, seed);
     Random rnd = new Random(seed);
     List<RankingExample> train = new ArrayList<>();
-    for (int i = 0; i < prompts.size(); i += 32) {
-      List<Prompt> chunk = prompts.subList(i, Math.min(prompts.size(), i + 32));
-      List<int[]> ids = new ArrayList<>();
-      for (Prompt p : chunk) {
-        for (int j = 0; j < nSamples; j++) ids.add(lc.promptIds(p.text()));
+    for (int q = 0; q < prompts.size(); q++) {
+      Prompt p = prompts.get(q);
+      // Distinct, non-blank texts only (a sample may be empty or repeat another response).
+      java.util.LinkedHashSet<String> distinct = new java.util.LinkedHashSet<>();
+      if (world != null) {
+        for (Response x : world.get(q).bestFirst()) distinct.add(x.text());
       }
-      org.jalign.generate.GenerationConfig gc = org.jalign.generate.GenerationConfig.builder()
-          .maxNewTokens(cfg.maxNewTokens).temperature(1f).stopTokenIds(end, eot).seed(seed + i).build();
-      org.jalign.generate.GenerationResult r = gen.generateIds(ids, gc, null);
-      for (int q = 0; q < chunk.size(); q++) {
-        Prompt p = chunk.get(q);
-        // Distinct, non-blank texts only (a sample may be empty or repeat another response).
-        java.util.LinkedHashSet<String> distinct = new java.util.LinkedHashSet<>();
-        if (world != null) {
-          for (Response x : world.get(i + q).bestFirst()) distinct.add(x.text());
-        }
-        for (int j = 0; j < nSamples; j++) {
-          String x = r.row(q * nSamples + j).text().strip();
-          if (!x.isBlank()) distinct.add(x);
-        }
-        if (distinct.size() < 2) continue;
-        List<String> texts = new ArrayList<>(distinct);
-        Collections.shuffle(texts, rnd);
-        List<Integer> ranking = new ArrayList<>();
-        for (int o : lc.world().oracle().rank(p, texts)) ranking.add(o);
-        train.add(new RankingExample(p.text(), texts, ranking));
+      for (String x : samples.subList(q * nSamples, (q + 1) * nSamples)) {
+        if (!x.isBlank()) distinct.add(x);
       }
+      if (distinct.size() < 2) continue;
+      List<String> texts = new ArrayList<>(distinct);
+      Collections.shuffle(texts, rnd);
+      List<Integer> ranking = new ArrayList<>();
+      for (int o : lc.world().oracle().rank(p, texts)) ranking.add(o);
+      train.add(new RankingExample(p.text(), texts, ranking));
     }
-    List<RankingExample> heldout = rankings(lc.world().prompts(Split.EVAL), cfg.seed * 31 + 2);
     RewardConfig rc = new RewardConfig().batchSize(cfg.rewardBatch).maxSteps(cfg.rewardRefreshSteps).epochs(1000)
         .lr(cfg.rewardLr / 2).warmupSteps(Math.max(1, cfg.rewardRefreshSteps / 20)).minLrFraction(0.1)
         .maxLength(cfg.contextLength).seed(seed).progress(cfg.progress).out(lc.out());
@@ -270,36 +259,28 @@ final class StageRunner {
    * The "ppo" stage of report.json: reward and KL of the last round (the same reward model from its start to its
    * end), the first round's figures beside them, and the per-step series of all rounds.
    */
-  private void ppoSummary(List<Map<String, Double>> history, double[] round1, double secs) {
-    int lastRound = cfg.rlhfRounds;
-    List<Map<String, Double>> last = history.stream().filter(m -> m.get("round") == lastRound).toList();
-    int w = Math.max(1, last.size() / 10);
-    double rewardStart = windowMean(last, "reward", 0, w);
-    double rewardEnd = windowMean(last, "reward", last.size() - w, w);
-    double klEnd = windowMean(last, "kl_to_ref", last.size() - w, w);
+  private void ppoSummary(List<Map<String, Double>> history, List<double[]> rounds, double secs) {
+    double[] first = rounds.get(0), last = rounds.get(rounds.size() - 1);
+    Map<String, Double> lastStep = history.get(history.size() - 1);
     Map<String, Double> s = new LinkedHashMap<>();
-    s.put("reward_start", rewardStart);
-    s.put("reward_end", rewardEnd);
-    s.put("kl_to_ref_end", klEnd);
+    s.put("reward_start", last[0]);
+    s.put("reward_end", last[1]);
+    s.put("kl_to_ref_end", last[2]);
     s.put("rounds", (double) cfg.rlhfRounds);
     s.put("steps_per_round", (double) cfg.ppoSteps);
-    s.put("window_steps", (double) w);
-    s.put("round1_reward_start", round1[0]);
-    s.put("round1_reward_end", round1[1]);
-    s.put("round1_kl_to_ref_end", round1[2]);
-    s.put("reward_last_step", last.get(last.size() - 1).get("reward"));
-    s.put("kl_to_ref_last_step", last.get(last.size() - 1).get("kl_to_ref"));
+    s.put("window_steps", (double) Math.max(1, cfg.ppoSteps / 10));
+    s.put("round1_reward_start", first[0]);
+    s.put("round1_reward_end", first[1]);
+    s.put("round1_kl_to_ref_end", first[2]);
+    s.put("reward_last_step", lastStep.get("reward"));
+    s.put("kl_to_ref_last_step", lastStep.get("kl_to_ref"));
     lc.say(String.format("ppo: %d round(s) x %d steps, last round reward %.3f -> %.3f, KL to reference %.4f, %.0f s",
-        cfg.rlhfRounds, cfg.ppoSteps, rewardStart, rewardEnd, klEnd, secs));
+        cfg.rlhfRounds, cfg.ppoSteps, last[0], last[1], last[2], secs));
     lc.stage("ppo", secs, s);
     for (String key : new String[] {"reward", "kl_to_ref", "entropy", "clip_frac", "approx_kl", "value_loss",
         "response_length"}) {
       series("ppo", key, history, key);
     }
-  }
-
-  private void savePpo(Gpt policy) throws IOException {
-    lc.saveModel(policy, "ppo.ckpt", "ppo");
   }
 
   private static double windowMean(List<Map<String, Double>> history, String key, int from, int n) {
