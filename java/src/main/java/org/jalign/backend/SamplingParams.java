@@ -5,7 +5,9 @@ import java.util.Arrays;
 /**
  * Per-row sampling parameters for {@link Backend#sample}. Filters apply in the order temperature, top-k,
  * top-p, min-p. Defaults: temperature 1 (<= 0 means greedy), top-k 0 (off), top-p 1 (off), min-p 0 (off),
- * seed 0. The random stream of row b is keyed by (seed[b], offset): reproducible on one backend.
+ * seed 0. The random stream of row b is keyed by (seed[b], offset, b): the same seeds, offset and row order
+ * reproduce the draws on one backend; the row index is part of the key, so a row moved to another position of
+ * the batch draws differently.
  */
 public final class SamplingParams {
   public final float[] temperature;

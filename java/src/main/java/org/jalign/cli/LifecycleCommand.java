@@ -46,6 +46,11 @@ final class LifecycleCommand implements Callable<Integer> {
       + "quick 1).")
   Integer rlhfRounds;
 
+  @Option(names = "--ppo-ptx-coef", description = "PPO-ptx: weight of the language-model loss on the pretraining "
+      + "corpus mixed into every PPO policy update, so the policy keeps the world's facts (0 = plain PPO; "
+      + "default: 1).")
+  Float ppoPtxCoef;
+
   @Option(names = "--no-progress", description = "No progress bars (one summary line per stage only).")
   boolean noProgress;
 
@@ -60,6 +65,7 @@ final class LifecycleCommand implements Callable<Integer> {
     if (rewardSteps != null) c.rewardSteps = rewardSteps;
     if (ppoSteps != null) c.ppoSteps = ppoSteps;
     if (rlhfRounds != null) c.rlhfRounds = rlhfRounds;
+    if (ppoPtxCoef != null) c.ppoPtxCoef = ppoPtxCoef;
     new Lifecycle(c).run();
     return 0;
   }

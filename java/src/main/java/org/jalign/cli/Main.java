@@ -10,8 +10,9 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "jalign 0.1.0",
     description = "GPT pretraining, SFT, reward modelling, PPO-RLHF, inference and feedback on the JVM.",
-    subcommands = {InfoCommand.class, LifecycleCommand.class, SftCommand.class, RewardCommand.class, DpoCommand.class,
-        PpoCommand.class, ChatCommand.class, FeedbackCommand.class,
+    subcommands = {InfoCommand.class, LifecycleCommand.class, PretrainCommand.class, SftCommand.class,
+        RewardCommand.class, DpoCommand.class, PpoCommand.class, GenerateCommand.class, ChatCommand.class,
+        FeedbackCommand.class,
         CommandLine.HelpCommand.class})
 public final class Main implements Callable<Integer> {
 

@@ -54,6 +54,7 @@ public final class Lifecycle {
   private AlignmentWorld world;
   private Tokenizer tokenizer;
   private ChatTemplate template;
+  private int[] corpusTokens; // the pretraining corpus, tokenized (PPO-ptx reads it too)
   private Backend backend;
 
   public Lifecycle(LifecycleConfig cfg) {
@@ -116,7 +117,6 @@ public final class Lifecycle {
 
   private void pretrain(Gpt policy) throws IOException {
     long t = System.nanoTime();
-    List<Integer> ids = new ArrayList<>();
     int eot = tokenizer.specialId(Tokenizer.ENDOFTEXT).orElseThrow();
     int[] all;
     {
@@ -135,7 +135,7 @@ public final class Lifecycle {
         all[k++] = eot;
       }
     }
-    ids.clear();
+    corpusTokens = all;
     var cfgP = new org.jalign.train.pretrain.PretrainConfig().batchSize(cfg.pretrainBatch).seqLen(cfg.pretrainSeqLen)
         .maxSteps(cfg.pretrainSteps).lr(cfg.pretrainLr).warmupSteps(Math.max(1, cfg.pretrainSteps / 20))
         .seed(cfg.seed).valFraction(0.05).valEvery(0).valBatches(8).progressBar(cfg.progress).logEvery(0).out(out);
@@ -168,6 +168,11 @@ public final class Lifecycle {
 
   Tokenizer tokenizer() {
     return tokenizer;
+  }
+
+  /** The pretraining corpus as tokens (paragraphs separated by the end-of-text token). */
+  org.jalign.data.TokenSource corpus() {
+    return org.jalign.data.TokenSource.of(corpusTokens, tokenizer.vocabSize());
   }
 
   ChatTemplate template() {

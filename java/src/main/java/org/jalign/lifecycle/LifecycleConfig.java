@@ -56,6 +56,11 @@ public final class LifecycleConfig {
   /** PPO policy learning rate. Default 5e-5. */
   public float ppoLr = 5e-5f;
   /**
+   * PPO-ptx: weight of the language-model loss on the pretraining corpus mixed into every PPO policy update, so
+   * the policy keeps the world's facts while it chases the reward (0 = plain PPO). Default 1.
+   */
+  public float ppoPtxCoef = 1f;
+  /**
    * RLHF rounds. After the first PPO round, each further round has the oracle rank the current policy's own
    * samples (with the world's candidates beside them), refreshes the reward model on those rankings for
    * {@link #rewardRefreshSteps} steps, and runs another PPO round of {@link #ppoSteps} steps against the same
@@ -144,6 +149,9 @@ public final class LifecycleConfig {
     if (rewardK < 2) throw new IllegalArgumentException("rewardK must be >= 2, got " + rewardK);
     positive("ppoSteps", ppoSteps);
     positive("ppoBatch", ppoBatch);
+    if (!(ppoPtxCoef >= 0 && Float.isFinite(ppoPtxCoef))) {
+      throw new IllegalArgumentException("ppoPtxCoef must be finite and >= 0, got " + ppoPtxCoef);
+    }
     positive("maxNewTokens", maxNewTokens);
     positive("rlhfRounds", rlhfRounds);
     positive("rewardRefreshSteps", rewardRefreshSteps);

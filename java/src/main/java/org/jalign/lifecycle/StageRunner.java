@@ -187,10 +187,11 @@ final class StageRunner {
       List<Map<String, Double>> history) throws IOException {
     long t = System.nanoTime();
     PpoConfig pc = PpoConfig.builder().steps(cfg.ppoSteps).batchSize(cfg.ppoBatch).lr(cfg.ppoLr)
-        .klCoef(cfg.ppoKlCoef).responseLength(cfg.maxNewTokens).seed(cfg.seed + 1000L * (round - 1))
-        .progress(cfg.progress).out(lc.out()).build();
+        .klCoef(cfg.ppoKlCoef).ptxCoef(cfg.ppoPtxCoef).responseLength(cfg.maxNewTokens)
+        .seed(cfg.seed + 1000L * (round - 1)).progress(cfg.progress).out(lc.out()).build();
     try (PpoTrainer trainer = PpoTrainer.fromPromptIds(policy, reference, rm, lc.tokenizer(), pc, promptIds,
         rm.trunk())) {
+      if (cfg.ppoPtxCoef > 0) trainer.pretrainData(lc.corpus());
       PpoResult r = trainer.train();
       if (cfg.progress) lc.out().println();
       int w = Math.max(1, r.history().size() / 10);
@@ -269,6 +270,7 @@ final class StageRunner {
     s.put("rounds", (double) cfg.rlhfRounds);
     s.put("steps_per_round", (double) cfg.ppoSteps);
     s.put("window_steps", (double) Math.max(1, cfg.ppoSteps / 10));
+    s.put("ptx_coef", (double) cfg.ppoPtxCoef);
     s.put("round1_reward_start", first[0]);
     s.put("round1_reward_end", first[1]);
     s.put("round1_kl_to_ref_end", first[2]);
@@ -278,7 +280,7 @@ final class StageRunner {
         cfg.rlhfRounds, cfg.ppoSteps, last[0], last[1], last[2], secs));
     lc.stage("ppo", secs, s);
     for (String key : new String[] {"reward", "kl_to_ref", "entropy", "clip_frac", "approx_kl", "value_loss",
-        "response_length"}) {
+        "response_length", "ptx_loss"}) {
       series("ppo", key, history, key);
     }
   }

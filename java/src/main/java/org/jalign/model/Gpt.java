@@ -641,7 +641,20 @@ public final class Gpt implements AutoCloseable {
    */
   public float lossAndBackward(int[] tokens, int[] targets, float[] weights, int B, int T, int[] kvStart,
       int[] kvEnd) {
+    return lossAndBackward(tokens, targets, weights, B, T, kvStart, kvEnd, 1f);
+  }
+
+  /**
+   * As {@link #lossAndBackward(int[], int[], float[], int, int, int[], int[])}, but the gradients of
+   * {@code gradScale} × the loss accumulate (e.g. an auxiliary loss weighted into another one's gradients). The
+   * returned loss is not scaled. gradScale must be finite and > 0.
+   */
+  public float lossAndBackward(int[] tokens, int[] targets, float[] weights, int B, int T, int[] kvStart,
+      int[] kvEnd, float gradScale) {
     try (Use u = enter()) {
+      if (!(gradScale > 0 && Float.isFinite(gradScale))) {
+        throw new IllegalArgumentException("gradScale must be finite and > 0, got " + gradScale);
+      }
       checkTargets(targets, B, T);
       int n = B * T;
       if (weights != null && weights.length != n) {
@@ -659,7 +672,7 @@ public final class Gpt implements AutoCloseable {
       Tensor logits = forward(tokens, B, T, kvStart, kvEnd);
       Acts a = acts;
       for (int i = 0; i < n; i++) {
-        a.dlossHost[i] = targets[i] >= 0 ? (float) ((weights == null ? 1.0 : weights[i]) / wsum) : 0f;
+        a.dlossHost[i] = targets[i] >= 0 ? (float) (gradScale * (weights == null ? 1.0 : weights[i]) / wsum) : 0f;
       }
       a.targets.copyFrom(targets);
       a.dloss.copyFrom(a.dlossHost);

@@ -45,5 +45,30 @@ class PpoCommandTest {
         "4", "--mini-batches", "2", "--response-length", "4", "--lr", "1e-3"));
     assertEquals(1, Main.run("ppo", "--policy", policy.toString(), "--reward-model", rm.toString(), "--prompts",
         prompts.toString(), "--out", out.toString(), "--batch-size", "4", "--mini-batches", "3"));
+
+    // PPO-ptx on a text file: runs; a missing or too-short file is refused before training
+    Path text = dir.resolve("corpus.txt"), tiny = dir.resolve("tiny.txt");
+    Files.writeString(text, "the cat sat on the mat.\n\nthe dog ran up the hill and down again.\n".repeat(4));
+    Files.writeString(tiny, "hi");
+    Path ptxOut = dir.resolve("ptx.ckpt");
+    assertEquals(0, Main.run("ppo", "--policy", policy.toString(), "--reward-model", rm.toString(), "--prompts",
+        prompts.toString(), "--out", ptxOut.toString(), "--steps", "2", "--batch-size", "4", "--response-length",
+        "4", "--ptx-text", text.toString(), "--ptx-coef", "1", "--ptx-batch-size", "2", "--ptx-seq-len", "16"));
+    assertTrue(Files.size(ptxOut) > 0);
+    java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+    java.io.PrintStream old = System.err;
+    System.setErr(new java.io.PrintStream(err, true));
+    try {
+      assertEquals(1, Main.run("ppo", "--policy", policy.toString(), "--reward-model", rm.toString(), "--prompts",
+          prompts.toString(), "--out", ptxOut.toString(), "--steps", "1", "--batch-size", "4", "--response-length",
+          "4", "--ptx-text", tiny.toString(), "--ptx-seq-len", "16"));
+      assertEquals(1, Main.run("ppo", "--policy", policy.toString(), "--reward-model", rm.toString(), "--prompts",
+          prompts.toString(), "--out", ptxOut.toString(), "--ptx-text", dir.resolve("absent.txt").toString()));
+    } finally {
+      System.setErr(old);
+    }
+    String msg = err.toString();
+    assertTrue(msg.contains("fewer than one window"), msg);
+    assertTrue(msg.contains("--ptx-text") && msg.contains("no such file"), msg);
   }
 }

@@ -36,7 +36,10 @@ import java.io.PrintStream;
  * <tr><td>temperature</td><td>1</td><td>rollout sampling temperature (log-probs are always those of the untempered policy, so values other than 1 make rollouts slightly off-policy)</td></tr>
  * <tr><td>topK</td><td>0</td><td>rollout top-k (0 = off)</td></tr>
  * <tr><td>topP</td><td>1</td><td>rollout nucleus top-p (1 = off)</td></tr>
- * <tr><td>seed</td><td>0</td><td>seed of rollout sampling and minibatch shuffling</td></tr>
+ * <tr><td>ptxCoef</td><td>0</td><td>weight γ of the pretraining (language-model) loss mixed into every policy update, PPO-ptx of Ouyang et al. 2022 (0 = off; needs {@link PpoTrainer#pretrainData})</td></tr>
+ * <tr><td>ptxBatchSize</td><td>8</td><td>windows of pretraining text per policy update</td></tr>
+ * <tr><td>ptxSeqLen</td><td>64</td><td>tokens per pretraining window (at most the policy's context length)</td></tr>
+ * <tr><td>seed</td><td>0</td><td>seed of rollout sampling, minibatch shuffling and pretraining windows</td></tr>
  * <tr><td>progress</td><td>false</td><td>print the per-step progress line even without a console</td></tr>
  * <tr><td>out</td><td>System.out</td><td>where progress and the summary line go</td></tr>
  * </table>
@@ -56,6 +59,9 @@ public final class PpoConfig {
   private final float valueClipRange;
   private final float vfCoef;
   private final float entropyCoef;
+  private final float ptxCoef;
+  private final int ptxBatchSize;
+  private final int ptxSeqLen;
   private final double klCoef;
   private final boolean adaptiveKl;
   private final double klTarget;
@@ -87,6 +93,9 @@ public final class PpoConfig {
     { float v = b.valueClipRange; if (!(v > 0 && Float.isFinite(v))) throw new IllegalArgumentException("valueClipRange must be finite and > 0, got " + v); }
     { float v = b.vfCoef; if (!(v > 0 && Float.isFinite(v))) throw new IllegalArgumentException("vfCoef must be finite and > 0, got " + v); }
     { float v = b.entropyCoef; if (!(Float.isFinite(v) && v >= 0)) throw new IllegalArgumentException("entropyCoef must be finite and >= 0, got " + v); }
+    { float v = b.ptxCoef; if (!(Float.isFinite(v) && v >= 0)) throw new IllegalArgumentException("ptxCoef must be finite and >= 0 (0 = off), got " + v); }
+    { int v = b.ptxBatchSize; if (!(v > 0)) throw new IllegalArgumentException("ptxBatchSize must be > 0, got " + v); }
+    { int v = b.ptxSeqLen; if (!(v > 0)) throw new IllegalArgumentException("ptxSeqLen must be > 0, got " + v); }
     { double v = b.klCoef; if (!(Double.isFinite(v) && v >= 0)) throw new IllegalArgumentException("klCoef must be finite and >= 0, got " + v); }
     { double v = b.klTarget; if (!(Double.isFinite(v) && v > 0)) throw new IllegalArgumentException("klTarget must be finite and > 0, got " + v); }
     { long v = b.klHorizon; if (!(v > 0)) throw new IllegalArgumentException("klHorizon must be > 0, got " + v); }
@@ -116,6 +125,9 @@ public final class PpoConfig {
     valueClipRange = b.valueClipRange;
     vfCoef = b.vfCoef;
     entropyCoef = b.entropyCoef;
+    ptxCoef = b.ptxCoef;
+    ptxBatchSize = b.ptxBatchSize;
+    ptxSeqLen = b.ptxSeqLen;
     klCoef = b.klCoef;
     adaptiveKl = b.adaptiveKl;
     klTarget = b.klTarget;
@@ -160,6 +172,9 @@ public final class PpoConfig {
     b.valueClipRange = valueClipRange;
     b.vfCoef = vfCoef;
     b.entropyCoef = entropyCoef;
+    b.ptxCoef = ptxCoef;
+    b.ptxBatchSize = ptxBatchSize;
+    b.ptxSeqLen = ptxSeqLen;
     b.klCoef = klCoef;
     b.adaptiveKl = adaptiveKl;
     b.klTarget = klTarget;
@@ -298,6 +313,21 @@ public final class PpoConfig {
     return temperature;
   }
 
+  /** Weight γ of the pretraining loss mixed into every policy update (PPO-ptx; 0 = off) (default 0). */
+  public float ptxCoef() {
+    return ptxCoef;
+  }
+
+  /** Windows of pretraining text per policy update (default 8). */
+  public int ptxBatchSize() {
+    return ptxBatchSize;
+  }
+
+  /** Tokens per pretraining window (default 64). */
+  public int ptxSeqLen() {
+    return ptxSeqLen;
+  }
+
   /** Rollout top-k (0 = off) (default 0). */
   public int topK() {
     return topK;
@@ -330,7 +360,7 @@ public final class PpoConfig {
 
   @Override
   public String toString() {
-    return "PpoConfig{" + "steps=" + steps + ", batchSize=" + batchSize + ", ppoEpochs=" + ppoEpochs + ", miniBatches=" + miniBatches + ", lr=" + lr + ", criticLr=" + criticLr + ", weightDecay=" + weightDecay + ", gradClip=" + gradClip + ", gamma=" + gamma + ", lambda=" + lambda + ", clipRange=" + clipRange + ", valueClipRange=" + valueClipRange + ", vfCoef=" + vfCoef + ", entropyCoef=" + entropyCoef + ", klCoef=" + klCoef + ", adaptiveKl=" + adaptiveKl + ", klTarget=" + klTarget + ", klHorizon=" + klHorizon + ", whitenAdvantages=" + whitenAdvantages + ", approxKlBound=" + approxKlBound + ", rewardClip=" + rewardClip + ", missingEosPenalty=" + missingEosPenalty + ", responseLength=" + responseLength + ", temperature=" + temperature + ", topK=" + topK + ", topP=" + topP + ", seed=" + seed + ", progress=" + progress + "}";
+    return "PpoConfig{" + "steps=" + steps + ", batchSize=" + batchSize + ", ppoEpochs=" + ppoEpochs + ", miniBatches=" + miniBatches + ", lr=" + lr + ", criticLr=" + criticLr + ", weightDecay=" + weightDecay + ", gradClip=" + gradClip + ", gamma=" + gamma + ", lambda=" + lambda + ", clipRange=" + clipRange + ", valueClipRange=" + valueClipRange + ", vfCoef=" + vfCoef + ", entropyCoef=" + entropyCoef + ", ptxCoef=" + ptxCoef + ", ptxBatchSize=" + ptxBatchSize + ", ptxSeqLen=" + ptxSeqLen + ", klCoef=" + klCoef + ", adaptiveKl=" + adaptiveKl + ", klTarget=" + klTarget + ", klHorizon=" + klHorizon + ", whitenAdvantages=" + whitenAdvantages + ", approxKlBound=" + approxKlBound + ", rewardClip=" + rewardClip + ", missingEosPenalty=" + missingEosPenalty + ", responseLength=" + responseLength + ", temperature=" + temperature + ", topK=" + topK + ", topP=" + topP + ", seed=" + seed + ", progress=" + progress + "}";
   }
 
   /** Mutable builder; {@link #build()} validates. */
@@ -349,6 +379,9 @@ public final class PpoConfig {
     private float valueClipRange = 0.2f;
     private float vfCoef = 0.1f;
     private float entropyCoef = 0f;
+    private float ptxCoef = 0f;
+    private int ptxBatchSize = 8;
+    private int ptxSeqLen = 64;
     private double klCoef = 0.05;
     private boolean adaptiveKl = false;
     private double klTarget = 6.0;
@@ -508,6 +541,28 @@ public final class PpoConfig {
     /** Rollout sampling temperature (log-probs are always those of the untempered policy, so values other than 1 make rollouts slightly off-policy). */
     public Builder temperature(float v) {
       temperature = v;
+      return this;
+    }
+
+    /**
+     * Weight γ of the pretraining (language-model) loss mixed into every policy update: the policy's gradient is
+     * that of PPO loss + γ · LM loss on windows of {@link PpoTrainer#pretrainData} (PPO-ptx, Ouyang et al. 2022),
+     * which keeps what pretraining taught while the policy chases the reward. 0 = off.
+     */
+    public Builder ptxCoef(float v) {
+      ptxCoef = v;
+      return this;
+    }
+
+    /** Windows of pretraining text per policy update. */
+    public Builder ptxBatchSize(int v) {
+      ptxBatchSize = v;
+      return this;
+    }
+
+    /** Tokens per pretraining window (at most the policy's context length). */
+    public Builder ptxSeqLen(int v) {
+      ptxSeqLen = v;
       return this;
     }
 

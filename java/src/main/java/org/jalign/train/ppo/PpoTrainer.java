@@ -12,6 +12,8 @@ import java.util.Map;
 import org.jalign.backend.Backend;
 import org.jalign.backend.PpoLossConfig;
 import org.jalign.backend.PpoMetrics;
+import org.jalign.data.TokenBatcher;
+import org.jalign.data.TokenSource;
 import org.jalign.generate.FinishReason;
 import org.jalign.generate.GenerationConfig;
 import org.jalign.generate.GenerationResult;
@@ -59,6 +61,12 @@ import org.jalign.text.Tokenizer;
  *   <li>the KL controller is updated with the batch's mean per-sequence KL.</li>
  * </ol>
  *
+ * <p>PPO-ptx. With {@link PpoConfig#ptxCoef()} γ > 0 and {@link #pretrainData} set, every policy update also runs
+ * the language-model loss on ptxBatchSize random windows of ptxSeqLen tokens of that text and adds γ times its
+ * gradient to the PPO gradient before the clip and the AdamW step (Ouyang et al. 2022, eq. 2). It counters the
+ * "alignment tax": the policy keeps what pretraining taught (facts, fluent text) while it chases the reward.
+ * History key ptx_loss (mean over the iteration's updates) is added.
+ *
  * <p>The critic. By default the critic is a copy of the policy (same configuration and weights at construction)
  * with a fresh per-token value head: it starts from the policy's language features rather than random ones and
  * needs no extra checkpoint. Pass another {@code Gpt} (e.g. the reward model's trunk) to the six-argument
@@ -68,7 +76,7 @@ import org.jalign.text.Tokenizer;
  *
  * <p>History keys (one map per iteration): step, reward (mean score after penalty and clip), reward_raw (mean
  * score as returned by the reward function), kl_to_ref (mean over rollouts of Σ_t logp - ref), kl_coef,
- * non_score_reward (mean Σ_t of the KL penalty), entropy, clip_frac, approx_kl, pg_loss, value_loss,
+ * non_score_reward (mean Σ_t of the KL penalty), entropy, clip_frac, approx_kl, pg_loss, value_loss, ptx_loss (PPO-ptx only),
  * value_clip_frac, explained_variance, response_length, eos_fraction, updates (minibatch updates done),
  * seconds_generate, seconds_train. Policy-loss metrics are means over the minibatch updates of the iteration.
  *
@@ -104,6 +112,7 @@ public final class PpoTrainer implements AutoCloseable {
   private long step; // completed iterations
   private long cursor; // prompts consumed
   private long rng; // SplitMix64 state
+  private TokenBatcher ptx; // PPO-ptx windows; null when no pretraining data was given
   private boolean trained;
 
   /** A trainer whose critic starts from the policy's weights (see the class comment). */
@@ -230,6 +239,28 @@ public final class PpoTrainer implements AutoCloseable {
     }
   }
 
+  /**
+   * The pretraining text of PPO-ptx (see the class comment): windows of {@link PpoConfig#ptxSeqLen()} tokens
+   * drawn at random (seeded by the config's seed) and used only when {@link PpoConfig#ptxCoef()} is above 0.
+   * Call before {@link #train()} and before {@link #resume}. Returns this trainer.
+   */
+  public PpoTrainer pretrainData(TokenSource source) {
+    if (source == null) throw new IllegalArgumentException("pretraining data is null");
+    if (trained) throw new IllegalStateException("pretrainData must be set before train()");
+    int ctx = policy.config().contextLength();
+    if (cfg.ptxSeqLen() > ctx) {
+      throw new IllegalArgumentException("ptxSeqLen " + cfg.ptxSeqLen() + " exceeds the policy's context length "
+          + ctx);
+    }
+    if (source.vocabSize() > policy.config().vocabSize()) {
+      throw new IllegalArgumentException("the pretraining data has a vocabulary of " + source.vocabSize()
+          + " ids, the policy only " + policy.config().vocabSize());
+    }
+    this.ptx = new TokenBatcher(source, cfg.ptxBatchSize(), cfg.ptxSeqLen(), TokenBatcher.Order.RANDOM,
+        cfg.seed() ^ 0x7F4A7C159E3779B9L);
+    return this;
+  }
+
   /** The critic (a copy owned by the trainer). */
   public Gpt critic() {
     return critic;
@@ -262,6 +293,10 @@ public final class PpoTrainer implements AutoCloseable {
   /** Runs from the current iteration (0, or the resumed one) to {@link PpoConfig#steps()}. Call once. */
   public PpoResult train() {
     if (trained) throw new IllegalStateException("train() was already called on this trainer");
+    if (cfg.ptxCoef() > 0 && ptx == null) {
+      throw new IllegalStateException("ptxCoef is " + cfg.ptxCoef() + " but no pretraining data was given "
+          + "(call pretrainData first, or set ptxCoef to 0)");
+    }
     trained = true;
     PrintStream out = cfg.out();
     boolean bar = cfg.progress() || System.console() != null;
@@ -359,7 +394,7 @@ public final class PpoTrainer implements AutoCloseable {
 
     // ---- optimisation
     int mb = cfg.miniBatchSize();
-    double entSum = 0, clipSum = 0, akSum = 0, pgSum = 0, vlSum = 0, vcSum = 0;
+    double entSum = 0, clipSum = 0, akSum = 0, pgSum = 0, vlSum = 0, vcSum = 0, ptxSum = 0;
     int updates = 0;
     java.util.SplittableRandom shuffle = new java.util.SplittableRandom(shuffleSeed);
     boolean stop = false;
@@ -374,7 +409,9 @@ public final class PpoTrainer implements AutoCloseable {
       for (int k = 0; k < cfg.miniBatches() && !stop; k++) {
         int[] rows = Arrays.copyOfRange(perm, k * mb, (k + 1) * mb);
         Batch sub = new Batch(select(batchPrompts, rows), select(responses, rows), rows, p, r);
-        PpoMetrics pm = policyUpdate(sub, oldLp, refLp, adv);
+        double[] ptxLoss = {Double.NaN};
+        PpoMetrics pm = policyUpdate(sub, oldLp, refLp, adv, ptxLoss);
+        ptxSum += ptxLoss[0];
         float[] vm = criticUpdate(sub, values, ret);
         entSum += pm.entropy();
         clipSum += pm.clipFrac();
@@ -403,6 +440,7 @@ public final class PpoTrainer implements AutoCloseable {
     m.put("pg_loss", pgSum / updates);
     m.put("value_loss", vlSum / updates);
     m.put("value_clip_frac", vcSum / updates);
+    if (usesPtx()) m.put("ptx_loss", ptxSum / updates);
     m.put("explained_variance", ev);
     m.put("response_length", lenSum / bsz);
     m.put("eos_fraction", eosCount / bsz);
@@ -456,8 +494,16 @@ public final class PpoTrainer implements AutoCloseable {
     return head.forward(critic.hidden(), bt.positions);
   }
 
-  /** One policy minibatch update; oldLp, refLp, adv are the (B, R) arrays of the whole rollout batch. */
-  private PpoMetrics policyUpdate(Batch sub, float[] oldLp, float[] refLp, float[] adv) {
+  private boolean usesPtx() {
+    return cfg.ptxCoef() > 0 && ptx != null;
+  }
+
+  /**
+   * One policy minibatch update; oldLp, refLp, adv are the (B, R) arrays of the whole rollout batch. With PPO-ptx
+   * the language-model loss of one pretraining batch is written to ptxLoss[0] and γ times its gradient joins the
+   * PPO gradient.
+   */
+  private PpoMetrics policyUpdate(Batch sub, float[] oldLp, float[] refLp, float[] adv, double[] ptxLoss) {
     int bm = sub.rows.length, t = sub.t, n = bm * t;
     float[] old = new float[n], ref = new float[n], a = new float[n], mask = new float[n];
     int[] tg = new int[n];
@@ -482,6 +528,11 @@ public final class PpoTrainer implements AutoCloseable {
           backend.fromArray(a, n), backend.fromArray(ref, n), backend.fromArray(mask, n),
           policy.config().vocabSize(), lossCfgFor());
       policy.backward(logits, null);
+    }
+    if (usesPtx()) {
+      TokenBatcher.Batch b = ptx.next();
+      ptxLoss[0] = policy.lossAndBackward(b.inputs(), b.targets(), null, b.batch(), b.time(), null, null,
+          cfg.ptxCoef());
     }
     step(policyOpt, policy.params(), policy.grads(), cfg.lr());
     return pm;
@@ -630,6 +681,10 @@ public final class PpoTrainer implements AutoCloseable {
         .number("ppo.head_optimizer_step", headOpt.stepCount())
         .number("ppo.prompts", prompts.size())
         .number("ppo.batch_size", cfg.batchSize());
+    if (ptx != null) {
+      long[] c = ptx.cursor().toArray();
+      w.number("ppo.ptx_position", c[0]).number("ppo.ptx_epoch", c[1]).number("ppo.ptx_draws", c[2]);
+    }
     try {
       w.write(path);
     } catch (IOException e) {
@@ -678,6 +733,10 @@ public final class PpoTrainer implements AutoCloseable {
       rng = ck.rngState()[0];
       cursor = ck.dataCursor()[0];
       step = ck.step();
+      if (ptx != null && ck.doubles().containsKey("ppo.ptx_draws")) {
+        ptx.seek(new TokenBatcher.Cursor(ck.doubles().get("ppo.ptx_position").longValue(),
+            ck.doubles().get("ppo.ptx_epoch").longValue(), ck.doubles().get("ppo.ptx_draws").longValue()));
+      }
     } catch (IOException e) {
       throw new UncheckedIOException("resuming PPO from " + path, e);
     }

@@ -12,6 +12,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.jalign.backend.CpuBackend;
+import org.jalign.data.TokenBatcher;
+import org.jalign.data.TokenSource;
 import org.jalign.model.Gpt;
 import org.jalign.model.GptConfig;
 import org.jalign.text.ByteTokenizer;
@@ -24,7 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * PPO-RLHF on tiny models with a synthetic reward (the number of lowercase ASCII letters in the response):
  * the reward rises, the KL penalty holds the policy near the reference, resume is bit-identical, metrics are
- * finite, the first update of a batch is exactly on-policy, bad settings are refused.
+ * finite, the first update of a batch is exactly on-policy, bad settings are refused; PPO-ptx keeps the policy a
+ * language model of its pretraining text.
  *
  * <p>Shape legend: B = batch, T = time, C = channels, V = vocab.
  */
@@ -67,9 +70,25 @@ class PpoTrainerTest {
 
   record Run(PpoResult result, float[] policy, float[] critic, float[] head) {}
 
+  /** Pretraining text of the PPO-ptx tests: upper-case sentences, which the lower-case reward does not want. */
+  static final TokenSource TEXT;
+
+  static {
+    StringBuilder sb = new StringBuilder();
+    String[] words = {"THE", "CAT", "SAT", "ON", "A", "MAT", "AND", "DOG", "RAN", "TO", "HILL"};
+    java.util.Random rnd = new java.util.Random(3);
+    while (sb.length() < 4000) sb.append(words[rnd.nextInt(words.length)]).append(rnd.nextInt(6) == 0 ? ". " : " ");
+    TEXT = TokenSource.of(TOK.encode(sb.toString()), TOK.vocabSize());
+  }
+
   static Run run(PpoConfig cfg, Path saveAt, Path resumeFrom) {
+    return run(cfg, saveAt, resumeFrom, null);
+  }
+
+  static Run run(PpoConfig cfg, Path saveAt, Path resumeFrom, TokenSource ptx) {
     try (Gpt policy = new Gpt(CFG, CPU, 11); Gpt ref = new Gpt(CFG, CPU, 11);
         PpoTrainer tr = new PpoTrainer(policy, ref, LOWERCASE, TOK, cfg, PROMPTS)) {
+      if (ptx != null) tr.pretrainData(ptx);
       if (resumeFrom != null) tr.resume(resumeFrom);
       PpoResult r = tr.train();
       if (saveAt != null) tr.save(saveAt);
@@ -134,6 +153,74 @@ class PpoTrainerTest {
   }
 
   @Test
+  void resumeWithPtxContinuesBitIdentically(@TempDir Path dir) {
+    PpoConfig full = base().steps(4).ptxCoef(0.5f).ptxBatchSize(4).ptxSeqLen(16).build();
+    Run straight = run(full, null, null, TEXT);
+    Path ck = dir.resolve("ppo-ptx.ckpt");
+    run(full.toBuilder().steps(2).build(), ck, null, TEXT);
+    Run second = run(full, null, ck, TEXT);
+    assertArrayEquals(straight.policy(), second.policy());
+    for (int i = 0; i < 2; i++) {
+      assertEquals(straight.result().history().get(i + 2).get("ptx_loss"), second.result().history().get(i)
+          .get("ptx_loss"), "step " + (i + 2) + " ptx_loss");
+    }
+  }
+
+  /** Mean next-token loss of the policy on a fixed set of windows of TEXT. */
+  static double textLoss(float[] params) {
+    try (Gpt m = new Gpt(CFG, CPU, 11)) {
+      m.params().copyFrom(params);
+      TokenBatcher b = new TokenBatcher(TEXT, 8, 24, TokenBatcher.Order.RANDOM, 99);
+      double sum = 0;
+      for (int i = 0; i < 4; i++) {
+        TokenBatcher.Batch x = b.next();
+        m.zeroGrad();
+        sum += m.lossAndBackward(x.inputs(), x.targets(), null, x.batch(), x.time(), null, null);
+      }
+      return sum / 4;
+    }
+  }
+
+  @Test
+  void ptxKeepsThePolicyALanguageModelOfItsPretrainingText() {
+    PpoConfig plain = base().steps(20).klCoef(0.05).build();
+    Run without = run(plain, null, null);
+    Run with = run(plain.toBuilder().ptxCoef(1f).ptxBatchSize(8).ptxSeqLen(24).build(), null, null, TEXT);
+    double lossWithout = textLoss(without.policy()), lossWith = textLoss(with.policy());
+    List<Map<String, Double>> h = with.result().history();
+    double ptxStart = meanFirst(h, "ptx_loss", 3), ptxEnd = meanLast(h, "ptx_loss", 3);
+    System.out.printf("ppo-ptx: text loss without %.3f, with %.3f; ptx_loss %.3f -> %.3f%n", lossWithout, lossWith,
+        ptxStart, ptxEnd);
+    assertTrue(lossWith < lossWithout - 0.5, "text loss with ptx " + lossWith + ", without " + lossWithout);
+    assertTrue(ptxEnd < ptxStart - 0.5, "ptx_loss " + ptxStart + " -> " + ptxEnd);
+    assertTrue(!without.result().history().get(0).containsKey("ptx_loss"), "ptx_loss reported without PPO-ptx");
+    // PPO still learns its own objective next to the language-model loss
+    assertTrue(meanLast(h, "reward", 5) > meanFirst(h, "reward", 5), "reward did not rise with ptx");
+  }
+
+  @Test
+  void scaledLossGradientIsTheScaleTimesTheGradient() {
+    try (Gpt m = new Gpt(CFG, CPU, 5)) {
+      TokenBatcher.Batch x = new TokenBatcher(TEXT, 2, 12, TokenBatcher.Order.RANDOM, 1).next();
+      m.zeroGrad();
+      float l1 = m.lossAndBackward(x.inputs(), x.targets(), null, 2, 12, null, null);
+      float[] g1 = m.grads().toFloatArray();
+      m.zeroGrad();
+      float l3 = m.lossAndBackward(x.inputs(), x.targets(), null, 2, 12, null, null, 0.375f);
+      float[] g3 = m.grads().toFloatArray();
+      assertEquals(l1, l3, "the returned loss is not scaled");
+      double maxAbs = 0;
+      for (int i = 0; i < g1.length; i++) {
+        assertEquals(0.375 * g1[i], g3[i], 1e-6 + 1e-4 * Math.abs(g1[i]), "grad " + i);
+        maxAbs = Math.max(maxAbs, Math.abs(g1[i]));
+      }
+      assertTrue(maxAbs > 0, "zero gradient");
+      assertMessage("gradScale must be finite and > 0", () -> m.lossAndBackward(x.inputs(), x.targets(), null, 2, 12,
+          null, null, 0f));
+    }
+  }
+
+  @Test
   void metricsAreFiniteAndTheFirstUpdateIsOnPolicy() {
     Run r = run(base().steps(3).ppoEpochs(1).miniBatches(1).build(), null, null);
     List<String> keys = List.of("step", "reward", "reward_raw", "kl_to_ref", "kl_coef", "non_score_reward",
@@ -179,6 +266,8 @@ class PpoTrainerTest {
     assertMessage("lambda must be in [0, 1]", () -> PpoConfig.builder().lambda(2).build());
     assertMessage("klCoef must be finite and >= 0", () -> PpoConfig.builder().klCoef(-1).build());
     assertMessage("temperature must be finite and > 0", () -> PpoConfig.builder().temperature(0).build());
+    assertMessage("ptxCoef must be finite and >= 0", () -> PpoConfig.builder().ptxCoef(-0.1f).build());
+    assertMessage("ptxSeqLen must be > 0", () -> PpoConfig.builder().ptxSeqLen(0).build());
     try (Gpt policy = new Gpt(CFG, CPU, 1); Gpt ref = new Gpt(CFG, CPU, 1)) {
       assertMessage("leaves no room for a prompt", () -> new PpoTrainer(policy, ref, LOWERCASE, TOK,
           base().responseLength(32).build(), PROMPTS));
@@ -186,6 +275,12 @@ class PpoTrainerTest {
           List.of()));
       assertMessage("separate, frozen model", () -> new PpoTrainer(policy, policy, LOWERCASE, TOK, base().build(),
           PROMPTS));
+      try (PpoTrainer tr = new PpoTrainer(policy, ref, LOWERCASE, TOK, base().ptxCoef(0.5f).build(), PROMPTS)) {
+        assertMessage("no pretraining data was given", tr::train);
+      }
+      try (PpoTrainer tr = new PpoTrainer(policy, ref, LOWERCASE, TOK, base().ptxSeqLen(64).build(), PROMPTS)) {
+        assertMessage("exceeds the policy's context length", () -> tr.pretrainData(TEXT));
+      }
       RewardFunction wrong = (p, r) -> new float[1];
       try (PpoTrainer tr = new PpoTrainer(policy, ref, wrong, TOK, base().steps(1).build(), PROMPTS)) {
         assertMessage("returned 1 scores for 16 responses", tr::train);
