@@ -187,7 +187,8 @@ final class StageRunner {
       List<Map<String, Double>> history) throws IOException {
     long t = System.nanoTime();
     PpoConfig pc = PpoConfig.builder().steps(cfg.ppoSteps).batchSize(cfg.ppoBatch).lr(cfg.ppoLr)
-        .klCoef(cfg.ppoKlCoef).ptxCoef(cfg.ppoPtxCoef).responseLength(cfg.maxNewTokens)
+        .klCoef(cfg.ppoKlCoef).ptxCoef(cfg.ppoPtxCoef)
+        .ptxSeqLen(Math.min(64, cfg.pretrainSeqLen)).responseLength(cfg.maxNewTokens)
         .seed(cfg.seed + 1000L * (round - 1)).progress(cfg.progress).out(lc.out()).build();
     try (PpoTrainer trainer = PpoTrainer.fromPromptIds(policy, reference, rm, lc.tokenizer(), pc, promptIds,
         rm.trunk())) {

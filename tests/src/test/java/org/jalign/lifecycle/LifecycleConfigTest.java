@@ -1,0 +1,58 @@
+package org.jalign.lifecycle;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.function.Consumer;
+import org.jalign.cli.Main;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Bad lifecycle settings are refused before any work, with a message naming the setting. */
+class LifecycleConfigTest {
+
+  static void refused(String part, Consumer<LifecycleConfig> change) {
+    LifecycleConfig c = LifecycleConfig.quick();
+    change.accept(c);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Lifecycle(c));
+    assertTrue(e.getMessage().contains(part), "message: " + e.getMessage());
+  }
+
+  @Test
+  void badSettingsAreRefusedWithTheirName() {
+    LifecycleConfig.defaults().validate();
+    LifecycleConfig.quick().validate();
+    refused("vocabSize must be > 0", c -> c.vocabSize = 0);
+    refused("channels 100 must be divisible by heads 3", c -> {
+      c.channels = 100;
+      c.heads = 3;
+    });
+    refused("pretrainSeqLen 200 exceeds contextLength 160", c -> c.pretrainSeqLen = 200);
+    refused("rewardK must be >= 2", c -> c.rewardK = 1);
+    refused("refreshSamples must be in [1, rewardK=4]", c -> c.refreshSamples = 5);
+    refused("ppoPtxCoef must be finite and >= 0", c -> c.ppoPtxCoef = -1f);
+    refused("ppoPtxCoef must be finite and >= 0", c -> c.ppoPtxCoef = Float.NaN);
+    refused("rlhfRounds must be > 0", c -> c.rlhfRounds = 0);
+  }
+
+  @Test
+  void theCommandLineRefusesThemBeforeWritingAnything(@TempDir Path dir) throws Exception {
+    Path out = dir.resolve("run");
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    PrintStream old = System.err;
+    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+    try {
+      assertEquals(1, Main.run("lifecycle", "--quick", "--out", out.toString(), "--ppo-ptx-coef", "-0.5"));
+    } finally {
+      System.setErr(old);
+    }
+    assertTrue(err.toString(StandardCharsets.UTF_8).contains("ppoPtxCoef must be finite and >= 0"), err.toString());
+    assertTrue(!Files.exists(out), "the output directory was created for a refused run");
+  }
+}
