@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.jalign.backend.Backend;
-import org.jalign.backend.Backends;
 import org.jalign.data.ChatTemplate;
 import org.jalign.feedback.Choice;
 import org.jalign.feedback.Comparison;
@@ -19,6 +18,7 @@ import org.jalign.generate.Generator;
 import org.jalign.io.ModelFiles;
 import org.jalign.text.Tokenizer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code jalign chat}: talk to a model; with {@code --compare}, choose between two responses and log it. */
@@ -53,14 +53,12 @@ final class ChatCommand implements Callable<Integer> {
   @Option(names = "--seed", description = "Sampling seed (default: ${DEFAULT-VALUE}).", defaultValue = "1")
   long seed;
 
-  @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).",
-      defaultValue = "auto")
-  String device;
+  @Mixin DeviceOption device;
 
   @Override
   public Integer call() throws Exception {
     PrintStream out = System.out;
-    try (Backend b = Backends.named(device);
+    try (Backend b = device.open();
         ModelFiles.Loaded m = ModelFiles.load(model, b)) {
       Tokenizer tok = m.tokenizer();
       GenerationConfig gc = GenerationConfig.builder().maxNewTokens(maxNewTokens).temperature(temperature)

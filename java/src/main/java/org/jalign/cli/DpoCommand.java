@@ -4,7 +4,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.jalign.backend.Backend;
-import org.jalign.backend.Backends;
 import org.jalign.data.ChatTemplate;
 import org.jalign.data.PairwiseExample;
 import org.jalign.model.Gpt;
@@ -21,6 +20,8 @@ import picocli.CommandLine.Option;
     description = "Direct preference optimisation: trains a checkpoint on JSONL preference pairs "
         + "({\"prompt\",\"chosen\",\"rejected\"}) against a frozen reference and writes the result.")
 final class DpoCommand implements Callable<Integer> {
+  @Mixin DeviceOption device;
+
   @Option(names = "--model", required = true, paramLabel = "CKPT", description = "Checkpoint to start from (usually the SFT model).")
   Path model;
 
@@ -46,7 +47,7 @@ final class DpoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    try (Backend backend = Backends.best()) {
+    try (Backend backend = device.open()) {
       StageOptions.Loaded m = StageOptions.loadModel(model, backend);
       try (Gpt policy = m.model(); Gpt ref = reference == null ? copy(policy) : StageOptions.loadModel(reference, backend).model()) {
         DpoConfig cfg = options.apply(new DpoConfig()).beta(beta).labelSmoothing(labelSmoothing);

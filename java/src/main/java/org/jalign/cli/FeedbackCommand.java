@@ -5,7 +5,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.jalign.backend.Backend;
-import org.jalign.backend.Backends;
 import org.jalign.data.PairwiseExample;
 import org.jalign.feedback.FeedbackRefresh;
 import org.jalign.feedback.PreferenceLog;
@@ -16,6 +15,7 @@ import org.jalign.train.ppo.PpoConfig;
 import org.jalign.train.reward.RewardConfig;
 import org.jalign.train.reward.RewardModel;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code jalign feedback}: the after-deployment loop. */
@@ -102,14 +102,12 @@ final class FeedbackCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "Seed (default: ${DEFAULT-VALUE}).", defaultValue = "1")
     long seed;
 
-    @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).",
-        defaultValue = "auto")
-    String device;
+    @Mixin DeviceOption device;
 
     @Override
     public Integer call() throws Exception {
       Files.createDirectories(out);
-      try (Backend b = Backends.named(device);
+      try (Backend b = device.open();
           ModelFiles.Loaded pol = ModelFiles.load(policy, b);
           ModelFiles.Loaded ref = ModelFiles.load(reference == null ? policy : reference, b);
           RewardModel rm = RewardModel.load(reward, b)) {

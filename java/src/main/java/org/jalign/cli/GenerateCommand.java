@@ -16,7 +16,6 @@ import java.util.Locale;
 import java.util.OptionalInt;
 import java.util.concurrent.Callable;
 import org.jalign.backend.Backend;
-import org.jalign.backend.Backends;
 import org.jalign.data.ChatTemplate;
 import org.jalign.data.PromptExample;
 import org.jalign.generate.GenerationConfig;
@@ -27,6 +26,7 @@ import org.jalign.model.Gpt;
 import org.jalign.model.GptConfig;
 import org.jalign.text.Tokenizer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code jalign generate}: non-interactive, batched generation from a checkpoint. */
@@ -88,8 +88,7 @@ final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--out", paramLabel = "JSONL", description = "Write the responses here as JSONL instead of printing them.")
   Path out;
 
-  @Option(names = "--device", paramLabel = "DEVICE", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
-  String device = "auto";
+  @Mixin DeviceOption device;
 
   private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
 
@@ -143,7 +142,7 @@ final class GenerateCommand implements Callable<Integer> {
           + (shape.contextLength() - 1));
     }
     PrintStream stdout = System.out;
-    try (Backend backend = Backends.named(device)) {
+    try (Backend backend = device.open()) {
       StageOptions.Loaded m = StageOptions.loadModel(model, backend);
       try (Gpt gpt = m.model()) {
         Tokenizer tok = m.tokenizer();

@@ -5,6 +5,7 @@ import java.util.concurrent.Callable;
 import org.jalign.lifecycle.Lifecycle;
 import org.jalign.lifecycle.LifecycleConfig;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code jalign lifecycle}: the whole lifecycle on the built-in alignment world. */
@@ -19,9 +20,7 @@ final class LifecycleCommand implements Callable<Integer> {
   @Option(names = "--seed", description = "Seed of everything (default: ${DEFAULT-VALUE}).", defaultValue = "1")
   long seed;
 
-  @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).",
-      defaultValue = "auto")
-  String device;
+  @Mixin DeviceOption device;
 
   @Option(names = "--out", description = "Output directory (default: runs/<timestamp>).")
   Path out;
@@ -57,7 +56,7 @@ final class LifecycleCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     LifecycleConfig c = quick ? LifecycleConfig.quick() : LifecycleConfig.defaults();
-    c.seed(seed).device(device).progress(!noProgress && System.console() != null);
+    c.seed(seed).device(device.device).progress(!noProgress && System.console() != null);
     if (out != null) c.out(out);
     else if (name != null) c.out(Path.of("runs", name));
     if (pretrainSteps != null) c.pretrainSteps = pretrainSteps;

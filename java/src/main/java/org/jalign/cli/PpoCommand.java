@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.jalign.backend.Backend;
-import org.jalign.backend.Backends;
 import org.jalign.data.ChatTemplate;
 import org.jalign.data.PromptExample;
 import org.jalign.model.Gpt;
@@ -16,6 +15,7 @@ import org.jalign.train.ppo.PpoResult;
 import org.jalign.train.ppo.PpoTrainer;
 import org.jalign.train.reward.RewardModel;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code jalign ppo}: PPO-RLHF of a policy checkpoint against a reward-model checkpoint. */
@@ -24,6 +24,8 @@ import picocli.CommandLine.Option;
         + "the reward model, and optimises the policy with a KL penalty to a frozen reference. Writes the trained "
         + "policy checkpoint (and optionally the full trainer state for --resume).")
 final class PpoCommand implements Callable<Integer> {
+  @Mixin DeviceOption device;
+
   @Option(names = "--policy", required = true, paramLabel = "CKPT", description = "Policy checkpoint to start from (usually the SFT model); it also provides the tokenizer.")
   Path policy;
 
@@ -155,7 +157,7 @@ final class PpoCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--ptx-coef must be > 0 with --ptx-text, got " + ptxCoef);
     }
     List<String> ptxDocs = ptxText == null ? null : PretrainCommand.readDocuments(ptxText, "--ptx-text");
-    try (Backend backend = Backends.best()) {
+    try (Backend backend = device.open()) {
       StageOptions.Loaded m = StageOptions.loadModel(policy, backend);
       try (Gpt pol = m.model();
           Gpt ref = reference == null ? copy(pol) : StageOptions.loadModel(reference, backend).model();

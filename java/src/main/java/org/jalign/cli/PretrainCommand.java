@@ -11,7 +11,6 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 import org.jalign.backend.Backend;
-import org.jalign.backend.Backends;
 import org.jalign.data.TokenBatcher;
 import org.jalign.data.TokenSource;
 import org.jalign.io.Checkpoint;
@@ -24,6 +23,7 @@ import org.jalign.train.pretrain.PretrainConfig;
 import org.jalign.train.pretrain.PretrainTrainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -144,8 +144,7 @@ final class PretrainCommand implements Callable<Integer> {
   @Option(names = "--no-progress-bar", description = "Do not show the one-line progress bar on a console.")
   boolean noProgressBar;
 
-  @Option(names = "--device", paramLabel = "DEVICE", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
-  String device = "auto";
+  @Mixin DeviceOption device;
 
   /** Checks the options that need no file; throws IllegalArgumentException naming the option. */
   PretrainConfig config() {
@@ -323,7 +322,7 @@ final class PretrainCommand implements Callable<Integer> {
     int[] tokens = encode(docs, tok);
     checkLength(tokens.length, cfg);
 
-    try (Backend backend = Backends.named(device);
+    try (Backend backend = device.open();
         Gpt policy = model != null ? StageOptions.loadModel(model, backend).model()
             : new Gpt(new GptConfig(layers, heads, channels, contextLength, tok.vocabSize()), backend, initSeed);
         PretrainTrainer trainer = new PretrainTrainer(policy, cfg, TokenSource.of(tokens, tok.vocabSize()))) {

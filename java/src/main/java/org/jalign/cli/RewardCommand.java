@@ -4,7 +4,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.jalign.backend.Backend;
-import org.jalign.backend.Backends;
 import org.jalign.data.ChatTemplate;
 import org.jalign.train.StageData;
 import org.jalign.train.reward.RankedGroup;
@@ -22,6 +21,8 @@ import picocli.CommandLine.Option;
         + "token) from a checkpoint, trains it on JSONL rankings ({\"prompt\",\"responses\",\"ranking\"}) and/or "
         + "pairs ({\"prompt\",\"chosen\",\"rejected\",\"margin\"?}), and writes it with its normalisation statistics.")
 final class RewardCommand implements Callable<Integer> {
+  @Mixin DeviceOption device;
+
   @Option(names = "--model", required = true, paramLabel = "CKPT", description = "Checkpoint whose trunk initialises the reward model (usually the SFT model).")
   Path model;
 
@@ -41,7 +42,7 @@ final class RewardCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    try (Backend backend = Backends.best()) {
+    try (Backend backend = device.open()) {
       StageOptions.Loaded m = StageOptions.loadModel(model, backend);
       RewardModel rm;
       try (var sft = m.model()) {

@@ -4,7 +4,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.jalign.backend.Backend;
-import org.jalign.backend.Backends;
 import org.jalign.data.ChatTemplate;
 import org.jalign.data.SftExample;
 import org.jalign.train.StageData;
@@ -21,6 +20,8 @@ import picocli.CommandLine.Option;
         + "({\"prompt\",\"completion\"} or {\"messages\":[...]}) with the loss on assistant tokens only, "
         + "and writes the fine-tuned checkpoint.")
 final class SftCommand implements Callable<Integer> {
+  @Mixin DeviceOption device;
+
   @Option(names = "--model", required = true, paramLabel = "CKPT", description = "Checkpoint to start from (with its tokenizer).")
   Path model;
 
@@ -40,7 +41,7 @@ final class SftCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    try (Backend backend = Backends.best()) {
+    try (Backend backend = device.open()) {
       StageOptions.Loaded m = StageOptions.loadModel(model, backend);
       try (var policy = m.model()) {
         SftConfig cfg = options.apply(new SftConfig()).allAssistantTurns(!lastTurnOnly);
