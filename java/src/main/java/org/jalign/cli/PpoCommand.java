@@ -174,12 +174,12 @@ final class PpoCommand implements Callable<Integer> {
         }
         try (PpoTrainer tr = PpoTrainer.fromPromptIds(pol, ref, rm, m.tokenizer(), cfg, ids, null)) {
           if (ptxDocs != null) {
-            int[] tokens = PretrainCommand.encode(ptxDocs, m.tokenizer());
-            if (tokens.length < cfg.ptxSeqLen() + 1) {
-              throw new IllegalArgumentException("--ptx-text has " + tokens.length + " tokens, fewer than one window of "
+            TokenSource tokens = TokenSource.ofDocuments(ptxDocs, m.tokenizer());
+            if (tokens.size() < cfg.ptxSeqLen() + 1) {
+              throw new IllegalArgumentException("--ptx-text has " + tokens.size() + " tokens, fewer than one window of "
                   + "--ptx-seq-len + 1 = " + (cfg.ptxSeqLen() + 1));
             }
-            tr.pretrainData(TokenSource.of(tokens, m.tokenizer().vocabSize()));
+            tr.pretrainData(tokens);
           }
           if (resume != null) tr.resume(resume);
           PpoResult r = tr.train();

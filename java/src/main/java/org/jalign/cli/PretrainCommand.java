@@ -252,30 +252,6 @@ final class PretrainCommand implements Callable<Integer> {
     return docs;
   }
 
-  /** The documents encoded and joined, each followed by the end-of-text token. */
-  static int[] encode(List<String> docs, Tokenizer tok) {
-    int eot = tok.specialId(Tokenizer.ENDOFTEXT).orElseThrow(() -> new IllegalArgumentException(
-        "the tokenizer has no " + Tokenizer.ENDOFTEXT + " token to separate documents"));
-    List<int[]> parts = new ArrayList<>(docs.size());
-    long total = 0;
-    for (String d : docs) {
-      int[] e = tok.encode(d);
-      parts.add(e);
-      total += e.length + 1;
-    }
-    if (total > Integer.MAX_VALUE - 8) {
-      throw new IllegalArgumentException("the text has " + total + " tokens, more than one run holds in memory");
-    }
-    int[] all = new int[(int) total];
-    int k = 0;
-    for (int[] e : parts) {
-      System.arraycopy(e, 0, all, k, e.length);
-      k += e.length;
-      all[k++] = eot;
-    }
-    return all;
-  }
-
   /** Throws when the tokens cannot fill a training window (the trainer's split of them into train and val). */
   static void checkLength(long n, PretrainConfig cfg) {
     int window = cfg.seqLen() + 1;
@@ -319,17 +295,17 @@ final class PretrainCommand implements Callable<Integer> {
       System.out.printf(Locale.ROOT, "tokenizer: %d ids trained on %d documents (%.1f s)%n", tok.vocabSize(),
           docs.size(), (System.nanoTime() - t) / 1e9);
     }
-    int[] tokens = encode(docs, tok);
-    checkLength(tokens.length, cfg);
+    TokenSource tokens = TokenSource.ofDocuments(docs, tok);
+    checkLength(tokens.size(), cfg);
 
     try (Backend backend = device.open();
         Gpt policy = model != null ? StageOptions.loadModel(model, backend).model()
             : new Gpt(new GptConfig(layers, heads, channels, contextLength, tok.vocabSize()), backend, initSeed);
-        PretrainTrainer trainer = new PretrainTrainer(policy, cfg, TokenSource.of(tokens, tok.vocabSize()))) {
+        PretrainTrainer trainer = new PretrainTrainer(policy, cfg, tokens)) {
       GptConfig mc = policy.config();
       System.out.printf(Locale.ROOT, "model: %d layers, %d heads, %d channels, context %d, vocabulary %d "
           + "(%,d parameters); text: %d documents, %,d tokens; device %s%n", mc.layers(), mc.heads(), mc.channels(),
-          mc.contextLength(), mc.vocabSize(), policy.params().numel(), docs.size(), tokens.length, backend.name());
+          mc.contextLength(), mc.vocabSize(), policy.params().numel(), docs.size(), tokens.size(), backend.name());
       trainer.tokenizer(tok);
       long t = System.nanoTime();
       double valStart = resume == null ? trainer.validationLoss() : Double.NaN;

@@ -54,7 +54,7 @@ public final class Lifecycle {
   private AlignmentWorld world;
   private Tokenizer tokenizer;
   private ChatTemplate template;
-  private int[] corpusTokens; // the pretraining corpus, tokenized (PPO-ptx reads it too)
+  private org.jalign.data.TokenSource corpus; // the pretraining corpus, tokenized (PPO-ptx reads it too)
   private Backend backend;
 
   public Lifecycle(LifecycleConfig cfg) {
@@ -117,30 +117,12 @@ public final class Lifecycle {
 
   private void pretrain(Gpt policy) throws IOException {
     long t = System.nanoTime();
-    int eot = tokenizer.specialId(Tokenizer.ENDOFTEXT).orElseThrow();
-    int[] all;
-    {
-      int total = 0;
-      List<int[]> parts = new ArrayList<>();
-      for (String p : world.corpusParagraphs()) {
-        int[] e = tokenizer.encode(p);
-        parts.add(e);
-        total += e.length + 1;
-      }
-      all = new int[total];
-      int k = 0;
-      for (int[] e : parts) {
-        System.arraycopy(e, 0, all, k, e.length);
-        k += e.length;
-        all[k++] = eot;
-      }
-    }
-    corpusTokens = all;
+    corpus = org.jalign.data.TokenSource.ofDocuments(world.corpusParagraphs(), tokenizer);
     var cfgP = new org.jalign.train.pretrain.PretrainConfig().batchSize(cfg.pretrainBatch).seqLen(cfg.pretrainSeqLen)
         .maxSteps(cfg.pretrainSteps).lr(cfg.pretrainLr).warmupSteps(Math.max(1, cfg.pretrainSteps / 20))
         .seed(cfg.seed).valFraction(0.05).valEvery(0).valBatches(8).progressBar(cfg.progress).logEvery(0).out(out);
     try (var trainer = new org.jalign.train.pretrain.PretrainTrainer(policy, cfgP,
-        org.jalign.data.TokenSource.of(all, tokenizer.vocabSize()))) {
+        corpus)) {
       double valStart = trainer.validationLoss();
       var res = trainer.train();
       double valEnd = trainer.validationLoss();
@@ -172,7 +154,7 @@ public final class Lifecycle {
 
   /** The pretraining corpus as tokens (paragraphs separated by the end-of-text token). */
   org.jalign.data.TokenSource corpus() {
-    return org.jalign.data.TokenSource.of(corpusTokens, tokenizer.vocabSize());
+    return corpus;
   }
 
   ChatTemplate template() {

@@ -32,6 +32,22 @@ class TokenFileTest {
   };
 
   @Test
+  void documentsAreEncodedEachFollowedByEndOfText() {
+    org.jalign.text.Tokenizer tok = new org.jalign.text.ByteTokenizer();
+    int eot = tok.specialId(org.jalign.text.Tokenizer.ENDOFTEXT).orElseThrow();
+    TokenSource s = TokenSource.ofDocuments(List.of("ab", "c"), tok);
+    int[] got = new int[(int) s.size()];
+    s.read(0, got, 0, got.length);
+    assertArrayEquals(new int[] {'a', 'b', eot, 'c', eot}, got);
+    assertEquals(tok.vocabSize(), s.vocabSize());
+    List<String> withNull = new ArrayList<>(List.of("x"));
+    withNull.add(null);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> TokenSource.ofDocuments(withNull, tok));
+    assertTrue(e.getMessage().contains("document 1 is null"), e.getMessage());
+  }
+
+  @Test
   void uint16AndUint32RoundTrip() throws IOException {
     int[] small = {0, 1, 65534, 7, 300};
     Path p = dir.resolve("a.tok");
