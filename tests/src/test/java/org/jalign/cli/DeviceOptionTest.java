@@ -3,9 +3,6 @@ package org.jalign.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.jalign.backend.CpuBackend;
@@ -21,30 +18,15 @@ import org.junit.jupiter.api.io.TempDir;
 class DeviceOptionTest {
   static final String[] COMMANDS = {"lifecycle", "pretrain", "sft", "reward", "dpo", "ppo", "generate", "chat"};
 
-  static String[] run(String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-    PrintStream oldOut = System.out, oldErr = System.err;
-    System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-    int rc;
-    try {
-      rc = Main.run(args);
-    } finally {
-      System.setOut(oldOut);
-      System.setErr(oldErr);
-    }
-    return new String[] {String.valueOf(rc), out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8)};
-  }
-
   @Test
   void everyModelCommandDocumentsDevice() {
     for (String c : COMMANDS) {
-      String[] r = run(c, "--help");
-      assertEquals("0", r[0], c);
-      assertTrue(r[1].contains("--device=DEVICE") && r[1].contains("cuda:N"), c + " --help:\n" + r[1]);
+      CliRun r = CliRun.run(c, "--help");
+      assertEquals(0, r.rc(), c);
+      assertTrue(r.out().contains("--device=DEVICE") && r.out().contains("cuda:N"), c + " --help:\n" + r.out());
     }
-    String[] r = run("feedback", "refresh", "--help");
-    assertTrue(r[1].contains("--device=DEVICE"), r[1]);
+    CliRun r = CliRun.run("feedback", "refresh", "--help");
+    assertTrue(r.out().contains("--device=DEVICE"), r.out());
   }
 
   @Test
@@ -56,14 +38,14 @@ class DeviceOptionTest {
       new Checkpoint.Writer(cfg).tokenizer(tok.toBytes()).tensor(Checkpoint.PARAMS, g.params()).write(model);
     }
     Files.writeString(train, "{\"prompt\": \"hi\", \"completion\": \"there\"}\n");
-    String[] sft = run("sft", "--model", model.toString(), "--train", train.toString(), "--out",
+    CliRun sft = CliRun.run("sft", "--model", model.toString(), "--train", train.toString(), "--out",
         dir.resolve("o.ckpt").toString(), "--device", "tpu");
-    assertEquals("1", sft[0]);
-    assertTrue(sft[2].contains("tpu"), sft[2]);
-    String[] gen = run("generate", "--model", model.toString(), "--prompt", "hi", "--max-new-tokens", "8", "--device",
+    assertEquals(1, sft.rc());
+    assertTrue(sft.err().contains("tpu"), sft.err());
+    CliRun gen = CliRun.run("generate", "--model", model.toString(), "--prompt", "hi", "--max-new-tokens", "8", "--device",
         "cuda:x");
-    assertEquals("1", gen[0]);
-    assertTrue(gen[2].contains("cuda:x"), gen[2]);
+    assertEquals(1, gen.rc());
+    assertTrue(gen.err().contains("cuda:x"), gen.err());
     assertTrue(!Files.exists(dir.resolve("o.ckpt")));
   }
 }

@@ -13,7 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.jalign.cli.PretrainCommandTest.Run;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,7 +28,7 @@ class GenerateCommandTest {
   static void pretrainTinyModel() throws Exception {
     Path text = PretrainCommandTest.corpus(shared.resolve("corpus.txt"));
     model = shared.resolve("model.ckpt");
-    Run r = run(PretrainCommandTest.tinyArgs(text, model, 30).toArray(String[]::new));
+    CliRun r = run(PretrainCommandTest.tinyArgs(text, model, 30).toArray(String[]::new));
     assertEquals(0, r.rc(), r.all());
   }
 
@@ -48,7 +47,7 @@ class GenerateCommandTest {
     for (OptionSpec o : sub.getCommandSpec().options()) {
       assertTrue(o.description().length > 0 && !o.description()[0].isBlank(), o.longestName());
     }
-    Run r = run("generate", "--help");
+    CliRun r = run("generate", "--help");
     assertEquals(0, r.rc());
     for (String opt : List.of("--model", "--prompt", "--prompts", "--chat", "--raw", "--max-new-tokens",
         "--temperature", "--top-k", "--top-p", "--min-p", "--seed", "--num-samples", "--out")) {
@@ -61,7 +60,7 @@ class GenerateCommandTest {
     Path prompts = dir.resolve("prompts.jsonl");
     Files.writeString(prompts, "{\"prompt\": \"The bird finds\"}\n{\"prompt\": \"A dog \\\"likes\\\" <b>\"}\n");
     Path out = dir.resolve("out/responses.jsonl");
-    Run r = run("generate", "--model", model.toString(), "--prompt", "The cat sees", "--prompts", prompts.toString(),
+    CliRun r = run("generate", "--model", model.toString(), "--prompt", "The cat sees", "--prompts", prompts.toString(),
         "--num-samples", "2", "--max-new-tokens", "8", "--ignore-eos", "--temperature", "1", "--top-k", "50",
         "--top-p", "0.9", "--min-p", "0.01", "--seed", "5", "--batch-size", "4", "--out", out.toString(), "--device",
         "cpu");
@@ -80,7 +79,7 @@ class GenerateCommandTest {
     assertTrue(Files.readString(out).contains("<b>"), "no HTML escaping in the JSONL");
 
     // the chat default stops at the end tokens; responses then are at most 8 tokens long either way
-    Run plain = run("generate", "--model", model.toString(), "--prompt", "The cat sees", "--max-new-tokens", "8",
+    CliRun plain = run("generate", "--model", model.toString(), "--prompt", "The cat sees", "--max-new-tokens", "8",
         "--device", "cpu");
     assertEquals(0, plain.rc(), plain.all());
     assertTrue(plain.out().contains("### prompt 1/1") && plain.out().contains("The cat sees")
@@ -106,7 +105,7 @@ class GenerateCommandTest {
     assertNotEquals(Files.readString(a), Files.readString(c));
   }
 
-  private static void assertRefused(Run r, String... parts) {
+  private static void assertRefused(CliRun r, String... parts) {
     assertNotEquals(0, r.rc(), r.all());
     for (String p : parts) assertTrue(r.err().contains(p), "error names '" + p + "': " + r.err());
   }

@@ -55,20 +55,14 @@ class PpoCommandTest {
         prompts.toString(), "--out", ptxOut.toString(), "--steps", "2", "--batch-size", "4", "--response-length",
         "4", "--ptx-text", text.toString(), "--ptx-coef", "1", "--ptx-batch-size", "2", "--ptx-seq-len", "16"));
     assertTrue(Files.size(ptxOut) > 0);
-    java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
-    java.io.PrintStream old = System.err;
-    System.setErr(new java.io.PrintStream(err, true));
-    try {
-      assertEquals(1, Main.run("ppo", "--policy", policy.toString(), "--reward-model", rm.toString(), "--prompts",
-          prompts.toString(), "--out", ptxOut.toString(), "--steps", "1", "--batch-size", "4", "--response-length",
-          "4", "--ptx-text", tiny.toString(), "--ptx-seq-len", "16"));
-      assertEquals(1, Main.run("ppo", "--policy", policy.toString(), "--reward-model", rm.toString(), "--prompts",
-          prompts.toString(), "--out", ptxOut.toString(), "--ptx-text", dir.resolve("absent.txt").toString()));
-    } finally {
-      System.setErr(old);
-    }
-    String msg = err.toString();
-    assertTrue(msg.contains("fewer than one window"), msg);
-    assertTrue(msg.contains("--ptx-text") && msg.contains("no such file"), msg);
+    CliRun tooShort = CliRun.run("ppo", "--policy", policy.toString(), "--reward-model", rm.toString(), "--prompts",
+        prompts.toString(), "--out", ptxOut.toString(), "--steps", "1", "--batch-size", "4", "--response-length",
+        "4", "--ptx-text", tiny.toString(), "--ptx-seq-len", "16");
+    CliRun absent = CliRun.run("ppo", "--policy", policy.toString(), "--reward-model", rm.toString(), "--prompts",
+        prompts.toString(), "--out", ptxOut.toString(), "--ptx-text", dir.resolve("absent.txt").toString());
+    assertEquals(1, tooShort.rc());
+    assertEquals(1, absent.rc());
+    assertTrue(tooShort.err().contains("fewer than one window"), tooShort.err());
+    assertTrue(absent.err().contains("--ptx-text") && absent.err().contains("no such file"), absent.err());
   }
 }

@@ -5,9 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -27,27 +24,9 @@ import picocli.CommandLine.Model.OptionSpec;
 
 /** {@code jalign pretrain} end to end on a tiny model: a new model, continued pretraining, and clear errors. */
 class PretrainCommandTest {
-  /** What one command line run printed. */
-  record Run(int rc, String out, String err) {
-    String all() {
-      return out + err;
-    }
-  }
-
   /** Runs {@code jalign args...} capturing standard output and error. */
-  static Run run(String... args) {
-    PrintStream oldOut = System.out, oldErr = System.err;
-    ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-    System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-    int rc;
-    try {
-      rc = Main.run(args);
-    } finally {
-      System.setOut(oldOut);
-      System.setErr(oldErr);
-    }
-    return new Run(rc, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  static CliRun run(String... args) {
+    return CliRun.run(args);
   }
 
   /** A small deterministic corpus: paragraphs of template sentences separated by blank lines. */
@@ -88,7 +67,7 @@ class PretrainCommandTest {
     for (OptionSpec o : sub.getCommandSpec().options()) {
       assertTrue(o.description().length > 0 && !o.description()[0].isBlank(), o.longestName());
     }
-    Run r = run("pretrain", "--help");
+    CliRun r = run("pretrain", "--help");
     assertEquals(0, r.rc());
     for (String opt : List.of("--text", "--out", "--model", "--vocab-size", "--layers", "--heads", "--channels",
         "--context-length", "--init-seed", "--seq-len", "--batch-size", "--max-steps", "--lr", "--warmup-steps",
@@ -102,7 +81,7 @@ class PretrainCommandTest {
   void pretrainsANewModelThenContinuesIt(@TempDir Path dir) throws Exception {
     Path text = corpus(dir.resolve("corpus.txt"));
     Path out = dir.resolve("out/pretrain.ckpt");
-    Run r = run(tinyArgs(text, out, 40).toArray(String[]::new));
+    CliRun r = run(tinyArgs(text, out, 40).toArray(String[]::new));
     assertEquals(0, r.rc(), r.all());
     assertTrue(Files.size(out) > 0);
     Matcher m = VAL.matcher(r.out());
@@ -145,7 +124,7 @@ class PretrainCommandTest {
 
     // continue pretraining from --model: its own tokenizer, new weights
     Path more = dir.resolve("more.ckpt");
-    Run r2 = run("pretrain", "--text", text.toString(), "--model", out.toString(), "--out", more.toString(),
+    CliRun r2 = run("pretrain", "--text", text.toString(), "--model", out.toString(), "--out", more.toString(),
         "--seq-len", "32", "--batch-size", "4", "--max-steps", "10", "--lr", "1e-3", "--warmup-steps", "0",
         "--val-fraction", "0.1", "--peak-flops", "1e9", "--device", "cpu");
     assertEquals(0, r2.rc(), r2.all());
@@ -157,12 +136,12 @@ class PretrainCommandTest {
     }
 
     // --model fixes the shape: shape options are refused, naming them
-    Run r3 = run("pretrain", "--text", text.toString(), "--model", out.toString(), "--out", more.toString(),
+    CliRun r3 = run("pretrain", "--text", text.toString(), "--model", out.toString(), "--out", more.toString(),
         "--layers", "2", "--vocab-size", "400");
     assertEquals(1, r3.rc());
     assertTrue(r3.err().contains("--vocab-size, --layers") && r3.err().contains("--model"), r3.err());
     // and the model's context length bounds --seq-len
-    Run r4 = run("pretrain", "--text", text.toString(), "--model", out.toString(), "--out", more.toString());
+    CliRun r4 = run("pretrain", "--text", text.toString(), "--model", out.toString(), "--out", more.toString());
     assertEquals(1, r4.rc());
     assertTrue(r4.err().contains("--seq-len 64 exceeds the context length 32"), r4.err());
   }
@@ -173,7 +152,7 @@ class PretrainCommandTest {
     Path state = dir.resolve("state.ckpt"), out = dir.resolve("a.ckpt"), out2 = dir.resolve("b.ckpt");
     List<String> args = tinyArgs(text, out, 6);
     args.addAll(List.of("--checkpoint", state.toString()));
-    Run r = run(args.toArray(String[]::new));
+    CliRun r = run(args.toArray(String[]::new));
     assertEquals(0, r.rc(), r.all());
     try (Checkpoint ck = Checkpoint.open(state)) {
       assertEquals(6, ck.step());
@@ -181,7 +160,7 @@ class PretrainCommandTest {
     }
     List<String> more = tinyArgs(text, out2, 8);
     more.addAll(List.of("--resume", state.toString()));
-    Run r2 = run(more.toArray(String[]::new));
+    CliRun r2 = run(more.toArray(String[]::new));
     assertEquals(0, r2.rc(), r2.all());
     assertTrue(r2.out().contains("(8 steps"), r2.out());
     try (Checkpoint a = Checkpoint.open(out); Checkpoint b = Checkpoint.open(out2)) {
@@ -203,7 +182,7 @@ class PretrainCommandTest {
     return with(List.of(args), opt, value);
   }
 
-  private static void assertFails(Run r, String... parts) {
+  private static void assertFails(CliRun r, String... parts) {
     assertEquals(1, r.rc(), r.all());
     for (String p : parts) assertTrue(r.err().contains(p), "error names '" + p + "': " + r.err());
   }

@@ -4,13 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.function.Consumer;
-import org.jalign.cli.Main;
+import org.jalign.cli.CliRun;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -44,15 +41,9 @@ class LifecycleConfigTest {
   @Test
   void theCommandLineRefusesThemBeforeWritingAnything(@TempDir Path dir) throws Exception {
     Path out = dir.resolve("run");
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    PrintStream old = System.err;
-    System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-    try {
-      assertEquals(1, Main.run("lifecycle", "--quick", "--out", out.toString(), "--ppo-ptx-coef", "-0.5"));
-    } finally {
-      System.setErr(old);
-    }
-    assertTrue(err.toString(StandardCharsets.UTF_8).contains("ppoPtxCoef must be finite and >= 0"), err.toString());
+    CliRun r = CliRun.run("lifecycle", "--quick", "--out", out.toString(), "--ppo-ptx-coef", "-0.5");
+    assertEquals(1, r.rc());
+    assertTrue(r.err().contains("ppoPtxCoef must be finite and >= 0"), r.err());
     assertTrue(!Files.exists(out), "the output directory was created for a refused run");
   }
 }

@@ -409,9 +409,9 @@ public final class PpoTrainer implements AutoCloseable {
       for (int k = 0; k < cfg.miniBatches() && !stop; k++) {
         int[] rows = Arrays.copyOfRange(perm, k * mb, (k + 1) * mb);
         Batch sub = new Batch(select(batchPrompts, rows), select(responses, rows), rows, p, r);
-        double[] ptxLoss = {Double.NaN};
-        PpoMetrics pm = policyUpdate(sub, oldLp, refLp, adv, ptxLoss);
-        ptxSum += ptxLoss[0];
+        PpoMetrics pm = policyGradient(sub, oldLp, refLp, adv);
+        if (usesPtx()) ptxSum += ptxGradient();
+        step(policyOpt, policy.params(), policy.grads(), cfg.lr());
         float[] vm = criticUpdate(sub, values, ret);
         entSum += pm.entropy();
         clipSum += pm.clipFrac();
@@ -499,11 +499,10 @@ public final class PpoTrainer implements AutoCloseable {
   }
 
   /**
-   * One policy minibatch update; oldLp, refLp, adv are the (B, R) arrays of the whole rollout batch. With PPO-ptx
-   * the language-model loss of one pretraining batch is written to ptxLoss[0] and γ times its gradient joins the
-   * PPO gradient.
+   * The PPO-loss gradient of one policy minibatch into the zeroed policy gradients (the caller takes the optimizer
+   * step); oldLp, refLp, adv are the (B, R) arrays of the whole rollout batch.
    */
-  private PpoMetrics policyUpdate(Batch sub, float[] oldLp, float[] refLp, float[] adv, double[] ptxLoss) {
+  private PpoMetrics policyGradient(Batch sub, float[] oldLp, float[] refLp, float[] adv) {
     int bm = sub.rows.length, t = sub.t, n = bm * t;
     float[] old = new float[n], ref = new float[n], a = new float[n], mask = new float[n];
     int[] tg = new int[n];
@@ -529,13 +528,13 @@ public final class PpoTrainer implements AutoCloseable {
           policy.config().vocabSize(), lossCfgFor());
       policy.backward(logits, null);
     }
-    if (usesPtx()) {
-      TokenBatcher.Batch b = ptx.next();
-      ptxLoss[0] = policy.lossAndBackward(b.inputs(), b.targets(), null, b.batch(), b.time(), null, null,
-          cfg.ptxCoef());
-    }
-    step(policyOpt, policy.params(), policy.grads(), cfg.lr());
     return pm;
+  }
+
+  /** PPO-ptx: adds γ times the language-model gradient of the next pretraining batch; returns its loss. */
+  private double ptxGradient() {
+    TokenBatcher.Batch b = ptx.next();
+    return policy.lossAndBackward(b.inputs(), b.targets(), null, b.batch(), b.time(), null, null, cfg.ptxCoef());
   }
 
   private PpoLossConfig lossCfgFor() {
