@@ -19,7 +19,8 @@ import picocli.CommandLine.Option;
 @Command(name = "reward", mixinStandardHelpOptions = true,
     description = "Reward modelling: builds a reward model (the model's trunk plus a scalar head on the last "
         + "token) from a checkpoint, trains it on JSONL rankings ({\"prompt\",\"responses\",\"ranking\"}) and/or "
-        + "pairs ({\"prompt\",\"chosen\",\"rejected\",\"margin\"?}), and writes it with its normalisation statistics.")
+        + "pairs ({\"prompt\",\"chosen\",\"rejected\",\"margin\"?}), and writes it with its normalisation statistics. "
+        + "--likelihood-gate adds a learnt, gated reference log-probability term (see RewardModel).")
 final class RewardCommand implements Callable<Integer> {
   @Mixin DeviceOption device;
 
@@ -38,6 +39,12 @@ final class RewardCommand implements Callable<Integer> {
   @Option(names = "--head-seed", paramLabel = "SEED", description = "Seed of the scalar head's initialisation (default: ${DEFAULT-VALUE}).")
   long headSeed = 7;
 
+  @Option(names = "--likelihood-gate", description = "Add a likelihood gate: a frozen copy of --model scores each "
+      + "response token and a learnt gate weighs those log-probabilities into the reward, so the reward model can "
+      + "check stated facts against what the model learnt in pretraining. The written checkpoint then also holds "
+      + "that copy (twice the size).")
+  boolean likelihoodGate;
+
   @Mixin StageOptions options;
 
   @Override
@@ -46,7 +53,7 @@ final class RewardCommand implements Callable<Integer> {
       StageOptions.Loaded m = StageOptions.loadModel(model, backend);
       RewardModel rm;
       try (var sft = m.model()) {
-        rm = RewardModel.fromPolicy(sft, headSeed);
+        rm = RewardModel.fromPolicy(sft, headSeed, likelihoodGate);
       }
       try (rm) {
         RewardConfig cfg = options.apply(new RewardConfig());

@@ -3,6 +3,7 @@ package org.jalign.cli;
 import static org.jalign.train.AlignFixtures.CPU;
 import static org.jalign.train.AlignFixtures.TINY;
 import static org.jalign.train.AlignFixtures.TOK;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -70,6 +71,7 @@ class StageCommandsTest {
     Files.writeString(ranks, "{\"prompt\":\"ab\",\"responses\":[\"x\",\"AB\",\"ab\"],\"ranking\":[1,2,0]}\n"
         + "{\"prompt\":\"cd\",\"chosen\":\"CD\",\"rejected\":\"zz\"}\n");
     Path sftOut = dir.resolve("sft.ckpt"), rmOut = dir.resolve("rm.ckpt"), dpoOut = dir.resolve("dpo.ckpt");
+    Path gatedOut = dir.resolve("rm-gated.ckpt");
     PrintStream old = System.out;
     System.setOut(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
     try {
@@ -79,6 +81,8 @@ class StageCommandsTest {
           pairs.toString(), "--out", rmOut.toString(), "--max-steps", "2"));
       assertEquals(0, Main.run("dpo", "--model", sftOut.toString(), "--train", pairs.toString(), "--out",
           dpoOut.toString(), "--max-steps", "2", "--beta", "0.2"));
+      assertEquals(0, Main.run("reward", "--model", sftOut.toString(), "--train", ranks.toString(), "--out",
+          gatedOut.toString(), "--max-steps", "2", "--likelihood-gate"));
     } finally {
       System.setOut(old);
     }
@@ -86,6 +90,11 @@ class StageCommandsTest {
     assertFalse(Arrays.equals(params(sftOut), params(dpoOut)));
     try (RewardModel rm = RewardModel.load(rmOut, CPU)) {
       assertTrue(rm.std() > 0);
+      assertFalse(rm.hasLikelihoodGate());
+    }
+    try (RewardModel rm = RewardModel.load(gatedOut, CPU)) {
+      assertTrue(rm.hasLikelihoodGate());
+      assertArrayEquals(params(sftOut), rm.reference().paramsToArray(), "the reference is the --model checkpoint");
     }
   }
 

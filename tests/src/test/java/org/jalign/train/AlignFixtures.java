@@ -68,4 +68,31 @@ public final class AlignFixtures {
     for (int i = 0; i < n; i++) l.add(i);
     return l;
   }
+
+  /**
+   * Central difference (loss(p + eps·e_i) − loss(p − eps·e_i)) / 2eps of a loss with respect to element i of a
+   * parameter buffer whose values are {@code p0}; {@code load} writes a buffer, and p0 is loaded back at the end.
+   */
+  public static double centralDiff(float[] p0, int i, double eps, java.util.function.Consumer<float[]> load,
+      java.util.function.DoubleSupplier loss) {
+    float[] p = p0.clone();
+    p[i] = (float) (p0[i] + eps);
+    load.accept(p);
+    double up = loss.getAsDouble();
+    p[i] = (float) (p0[i] - eps);
+    load.accept(p);
+    double down = loss.getAsDouble();
+    load.accept(p0);
+    return (up - down) / (2 * eps);
+  }
+
+  /** Indices of {@code g} ordered by decreasing magnitude. */
+  public static int[] byMagnitude(float[] g) {
+    Integer[] idx = new Integer[g.length];
+    for (int i = 0; i < idx.length; i++) idx[i] = i;
+    java.util.Arrays.sort(idx, (a, b) -> Float.compare(Math.abs(g[b]), Math.abs(g[a])));
+    int[] out = new int[g.length];
+    for (int i = 0; i < g.length; i++) out[i] = idx[i];
+    return out;
+  }
 }

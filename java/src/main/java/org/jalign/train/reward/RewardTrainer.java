@@ -32,9 +32,25 @@ import org.jalign.train.StageSupport;
  * scores. A step's groups are bucketed by K; bucket losses are weighted by their share of the step's pairs, so
  * the step loss is the mean over all its pairs. At the end the model's normalisation statistics are set to the
  * mean and standard deviation of the raw scores of every distinct training response (the reference set).
+ *
+ * <p>A reward model with a likelihood gate ({@link RewardModel#hasLikelihoodGate()}) trains its gate with the same
+ * optimizer settings as its head; its reference is frozen, so each training response's reference log-probabilities
+ * are computed once, on first use, and reused every epoch.
  */
 public final class RewardTrainer {
-  private record Group(int[][] bestFirst, float margin) {
+  /** Rendered responses best first, where each response starts, and (filled on first use) their reference log-probs. */
+  private static final class Group {
+    final int[][] bestFirst;
+    final int[] starts;
+    final float margin;
+    float[][] logprobs; // likelihood-gated models only: frozen reference, so computed once
+
+    Group(int[][] bestFirst, int[] starts, float margin) {
+      this.bestFirst = bestFirst;
+      this.starts = starts;
+      this.margin = margin;
+    }
+
     int pairs() {
       return bestFirst.length * (bestFirst.length - 1) / 2;
     }
@@ -92,11 +108,16 @@ public final class RewardTrainer {
     for (int g = 0; g < groups.size(); g++) {
       RankedGroup rg = groups.get(g);
       int[][] seqs = new int[rg.size()][];
+      int[] starts = new int[rg.size()];
       for (int k = 0; k < rg.size(); k++) {
-        seqs[k] = StageSupport.render(tmpl, rg.prompt(), rg.bestFirst().get(k), maxLen, cfg.truncation(),
-            set + " example " + g + ", response " + k + ": ").ids();
+        ChatTemplate.Rendered r = StageSupport.render(tmpl, rg.prompt(), rg.bestFirst().get(k), maxLen,
+            cfg.truncation(), set + " example " + g + ", response " + k + ": ");
+        seqs[k] = r.ids();
+        int st = 0;
+        while (st < r.length() && !r.trainable()[st]) st++;
+        starts[k] = Math.max(1, Math.min(st, r.length() - 1));
       }
-      out.add(new Group(seqs, (float) rg.margin()));
+      out.add(new Group(seqs, starts, (float) rg.margin()));
     }
     return out;
   }
@@ -117,12 +138,17 @@ public final class RewardTrainer {
       int k = e.getKey();
       List<Group> bucket = e.getValue();
       int nG = bucket.size();
+      ensureLogprobs(bucket);
       List<int[]> seqs = new ArrayList<>(nG * k);
+      int[] starts = new int[nG * k];
+      float[][] lps = rm.hasLikelihoodGate() ? new float[nG * k][] : null;
       int[] order = new int[nG * k];
       float[] margins = new float[nG];
       for (int g = 0; g < nG; g++) {
         for (int j = 0; j < k; j++) {
           seqs.add(bucket.get(g).bestFirst[j]);
+          starts[g * k + j] = bucket.get(g).starts[j];
+          if (lps != null) lps[g * k + j] = bucket.get(g).logprobs[j];
           order[g * k + j] = j;
         }
         margins[g] = bucket.get(g).margin;
@@ -131,9 +157,9 @@ public final class RewardTrainer {
       try (Scope s = Scope.open()) {
         float[] rewards;
         if (backward) {
-          rewards = rm.forward(seqs);
+          rewards = rm.forward(seqs, starts, lps);
         } else {
-          rewards = rm.score(seqs);
+          rewards = rm.score(seqs, starts, lps);
         }
         Tensor r = backend.fromArray(rewards, nG, k);
         Tensor o = backend.fromArray(order, nG, k);
@@ -154,6 +180,51 @@ public final class RewardTrainer {
     return new double[] {loss, acc};
   }
 
+  /** Computes the reference log-probabilities of the groups that lack them (likelihood-gated models only). */
+  private void ensureLogprobs(List<Group> groups) {
+    if (!rm.hasLikelihoodGate()) return;
+    List<int[]> seqs = new ArrayList<>();
+    List<Integer> startList = new ArrayList<>();
+    List<Group> todo = new ArrayList<>();
+    for (Group g : groups) {
+      if (g.logprobs != null) continue;
+      todo.add(g);
+      for (int j = 0; j < g.bestFirst.length; j++) {
+        seqs.add(g.bestFirst[j]);
+        startList.add(g.starts[j]);
+      }
+    }
+    if (todo.isEmpty()) return;
+    float[][] lp = rm.referenceLogprobs(seqs, startList.stream().mapToInt(Integer::intValue).toArray());
+    int at = 0;
+    for (Group g : todo) {
+      g.logprobs = java.util.Arrays.copyOfRange(lp, at, at + g.bestFirst.length);
+      at += g.bestFirst.length;
+    }
+  }
+
+  /** All responses of the groups as one list, with their starts and (gated models) reference log-probs. */
+  private record Flat(List<int[]> seqs, int[] starts, float[][] logprobs) {}
+
+  private Flat flatten(List<Group> groups, boolean distinct) {
+    ensureLogprobs(groups);
+    LinkedHashSet<List<Integer>> seen = new LinkedHashSet<>();
+    List<int[]> seqs = new ArrayList<>();
+    List<Integer> starts = new ArrayList<>();
+    List<float[]> lps = new ArrayList<>();
+    for (Group g : groups) {
+      for (int j = 0; j < g.bestFirst.length; j++) {
+        int[] s = g.bestFirst[j];
+        if (distinct && !seen.add(java.util.Arrays.stream(s).boxed().toList())) continue;
+        seqs.add(s);
+        starts.add(g.starts[j]);
+        if (g.logprobs != null) lps.add(g.logprobs[j]);
+      }
+    }
+    return new Flat(seqs, starts.stream().mapToInt(Integer::intValue).toArray(),
+        rm.hasLikelihoodGate() ? lps.toArray(new float[0][]) : null);
+  }
+
   /** {mean ranking loss over all pairs, pair accuracy} of groups under the current model (no gradients). */
   public double[] evaluate(List<RankedGroup> groups) {
     return lossOf(render(groups, "evaluated"), false);
@@ -170,9 +241,8 @@ public final class RewardTrainer {
   /** {pair accuracy, mean raw reward gap} over groups, from one score per response. */
   private double[] pairStats(List<Group> groups) {
     if (groups.isEmpty()) return new double[] {Double.NaN, Double.NaN};
-    List<int[]> all = new ArrayList<>();
-    for (Group g : groups) for (int[] s : g.bestFirst) all.add(s);
-    float[] r = rm.score(all);
+    Flat all = flatten(groups, false);
+    float[] r = rm.score(all.seqs(), all.starts(), all.logprobs());
     long pairs = 0, right = 0;
     double gap = 0;
     int at = 0;
@@ -202,19 +272,24 @@ public final class RewardTrainer {
     double heldStart = held[0];
     int channels = rm.head().channels();
     try (AdamW trunkOpt = StageSupport.adamW(rm.trunk(), cfg);
-        AdamW headOpt = new AdamW(backend, channels + 1L, AdamWConfig.defaults().lr(cfg.lr()).weightDecay(0f))) {
+        AdamW headOpt = new AdamW(backend, channels + 1L, AdamWConfig.defaults().lr(cfg.lr()).weightDecay(0f));
+        AdamW gateOpt = rm.hasLikelihoodGate()
+            ? new AdamW(backend, channels + 1L, AdamWConfig.defaults().lr(cfg.lr()).weightDecay(0f)) : null) {
       for (int step = 0; step < steps; step++) {
         List<Group> batch = new ArrayList<>();
         for (int i : order.next(cfg.batchSize())) batch.add(train.get(i));
         rm.zeroGrad();
         double[] la = lossOf(batch, true);
-        double norm = GradClip.globalNorm(backend, rm.trunk().grads(), rm.head().grads());
+        double norm = rm.hasLikelihoodGate()
+            ? GradClip.globalNorm(backend, rm.trunk().grads(), rm.head().grads(), rm.gate().grads())
+            : GradClip.globalNorm(backend, rm.trunk().grads(), rm.head().grads());
         StageSupport.requireFinite(la[0], "the ranking loss", step);
         StageSupport.requireFinite(norm, "the gradient norm", step);
         double lr = schedule.lr(step);
         float scale = GradClip.clipScale(norm, cfg.gradClip());
         trunkOpt.step(rm.trunk().params(), rm.trunk().grads(), (float) lr, scale);
         headOpt.step(rm.head().params(), rm.head().grads(), (float) lr, scale);
+        if (gateOpt != null) gateOpt.step(rm.gate().params(), rm.gate().grads(), (float) lr, scale);
         Map<String, Double> m = new LinkedHashMap<>();
         m.put("step", (double) step);
         m.put("loss", la[0]);
@@ -241,14 +316,8 @@ public final class RewardTrainer {
 
   /** Sets the model's mean/std over the distinct training responses; returns {mean, std}. */
   private double[] normalize() {
-    LinkedHashSet<List<Integer>> seen = new LinkedHashSet<>();
-    List<int[]> ref = new ArrayList<>();
-    for (Group g : train) {
-      for (int[] s : g.bestFirst) {
-        if (seen.add(java.util.Arrays.stream(s).boxed().toList())) ref.add(s);
-      }
-    }
-    float[] r = rm.score(ref);
+    Flat ref = flatten(train, true);
+    float[] r = rm.score(ref.seqs(), ref.starts(), ref.logprobs());
     double mean = 0;
     for (float v : r) mean += v;
     mean /= r.length;

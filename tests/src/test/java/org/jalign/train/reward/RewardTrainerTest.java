@@ -90,34 +90,15 @@ class RewardTrainerTest {
       float[] headGrad = rm.head().grads().toFloatArray();
       float[] head0 = rm.head().paramsToArray();
       for (int i : new int[] {0, 5, 17, TINY.channels()}) {
-        double eps = 1e-2;
-        float[] p = head0.clone();
-        p[i] = (float) (head0[i] + eps);
-        rm.head().loadParams(p);
-        double up = t.evaluate(groups)[0];
-        p[i] = (float) (head0[i] - eps);
-        rm.head().loadParams(p);
-        double down = t.evaluate(groups)[0];
-        double fd = (up - down) / (2 * eps);
+        double fd = AlignFixtures.centralDiff(head0, i, 1e-2, rm.head()::loadParams, () -> t.evaluate(groups)[0]);
         assertEquals(fd, headGrad[i], 0.02 * Math.abs(fd) + 2e-4, "d loss / d head[" + i + "]");
       }
-      rm.head().loadParams(head0);
       float[] g = rm.trunk().grads().toFloatArray();
       float[] p0 = rm.trunk().paramsToArray();
-      Integer[] idx = new Integer[g.length];
-      for (int i = 0; i < idx.length; i++) idx[i] = i;
-      Arrays.sort(idx, (a, b) -> Float.compare(Math.abs(g[b]), Math.abs(g[a])));
+      int[] idx = AlignFixtures.byMagnitude(g);
       for (int k = 0; k < 4; k++) {
         int i = idx[k * 5];
-        double eps = 1e-2;
-        float[] p = p0.clone();
-        p[i] = (float) (p0[i] + eps);
-        rm.trunk().loadParams(p);
-        double up = t.evaluate(groups)[0];
-        p[i] = (float) (p0[i] - eps);
-        rm.trunk().loadParams(p);
-        double down = t.evaluate(groups)[0];
-        double fd = (up - down) / (2 * eps);
+        double fd = AlignFixtures.centralDiff(p0, i, 1e-2, rm.trunk()::loadParams, () -> t.evaluate(groups)[0]);
         assertEquals(fd, g[i], 0.05 * Math.abs(fd) + 5e-4, "d loss / d trunk[" + i + "]");
       }
     }
