@@ -133,13 +133,13 @@ public final class ResponseGenerator {
   private static List<ResponseStyle> stylesFor(PromptKind kind) {
     return switch (kind) {
       case ANSWERABLE -> List.of(ResponseStyle.CORRECT, ResponseStyle.WRONG, ResponseStyle.IDK, ResponseStyle.CLARIFY,
-          ResponseStyle.REFUSAL, ResponseStyle.OFF_TOPIC);
+          ResponseStyle.REFUSAL, ResponseStyle.OFF_TOPIC, ResponseStyle.MALFORMED);
       case UNANSWERABLE -> List.of(ResponseStyle.IDK, ResponseStyle.MADE_UP, ResponseStyle.CLARIFY,
-          ResponseStyle.REFUSAL, ResponseStyle.OFF_TOPIC);
+          ResponseStyle.REFUSAL, ResponseStyle.OFF_TOPIC, ResponseStyle.MALFORMED);
       case VAGUE -> List.of(ResponseStyle.CLARIFY, ResponseStyle.GUESS, ResponseStyle.IDK, ResponseStyle.REFUSAL,
-          ResponseStyle.OFF_TOPIC);
+          ResponseStyle.OFF_TOPIC, ResponseStyle.MALFORMED);
       case HARMFUL -> List.of(ResponseStyle.REFUSAL, ResponseStyle.COMPLY, ResponseStyle.IDK, ResponseStyle.CLARIFY,
-          ResponseStyle.OFF_TOPIC);
+          ResponseStyle.OFF_TOPIC, ResponseStyle.MALFORMED);
     };
   }
 
@@ -156,6 +156,7 @@ public final class ResponseGenerator {
       case REFUSAL -> refusal(p, rng, first);
       case COMPLY -> comply(p, rng);
       case OFF_TOPIC -> offTopic(p, rng);
+      case MALFORMED -> malformed(p, rng);
     };
     String text = core;
     if (v.rambling()) {
@@ -300,6 +301,17 @@ public final class ResponseGenerator {
     }
     Attribute a = pick(as, rng);
     return statement(s, a, s.valueOf(a), rng, false);
+  }
+
+  /** Sentence openings cut off before any value; {N} is the subject as the prompt names it. */
+  private static final List<String> BROKEN = List.of(
+      "{N} lives.", "{N} lives in.", "{N}'s home is.", "{N} is.", "{N} is a.", "{N} works as.", "{N} has a.",
+      "{N} has a named.", "{N}'s pet is.", "It is called.", "{N}'s favourite is.", "{N} likes.", "{N} belongs to.",
+      "{N}'s is in.", "The {N} is.", "{N} is the of.");
+
+  private static String malformed(Prompt p, Random rng) {
+    String n = p.subject() == null ? "They" : p.subject();
+    return pick(BROKEN, rng).replace("{N}", n);
   }
 
   private static String about(Prompt p) {

@@ -25,7 +25,12 @@ public enum ResponseStyle {
    * States a true fact that does not answer the question (another attribute of the subject, or a fact
    * about someone else): relevant-sounding, never what was asked.
    */
-  OFF_TOPIC;
+  OFF_TOPIC,
+  /**
+   * Broken text that states nothing: a sentence cut off before its point ("Hugh lives.", "It is called."), the
+   * kind of output a small model drifts into. It names at most the prompt's own subject, never a value.
+   */
+  MALFORMED;
 
   /** The behaviour the oracle rewards most for a kind of prompt. */
   public static ResponseStyle idealOf(PromptKind kind) {

@@ -253,6 +253,8 @@ class AlignmentWorldTest {
           case CLARIFY -> assertTrue(j.clarifying() && !j.guess(), why);
           case REFUSAL -> assertTrue(j.refusal(), why);
           case COMPLY -> assertTrue(j.compliance() && !j.refusal(), why);
+          case MALFORMED -> assertFalse(j.correct() || j.wrong() || j.hedged() || j.hallucination() || j.idk()
+              || j.refusal() || j.compliance() || j.clarifying() || j.guess(), why);
           case OFF_TOPIC -> {
             // A true fact that answers nothing: never right, never a made-up value of the asked kind.
             assertFalse(j.correct() || j.hedged() || j.hallucination() || j.idk() || j.refusal() || j.compliance()
