@@ -47,8 +47,19 @@ final class LifecycleCommand implements Callable<Integer> {
 
   @Option(names = "--ppo-ptx-coef", description = "PPO-ptx: weight of the language-model loss on the pretraining "
       + "corpus mixed into every PPO policy update, so the policy keeps the world's facts (0 = plain PPO; "
-      + "default: 1).")
+      + "default: 0).")
   Float ppoPtxCoef;
+
+  @Option(names = "--rejection-samples", paramLabel = "N", description = "Rejection-sampling fine-tuning before PPO: "
+      + "the SFT policy samples N responses to every RL prompt, the reward model picks the best of each, and the "
+      + "policy is fine-tuned on those (0 = off; default: 4).")
+  Integer rejectionSamples;
+
+  @Option(names = "--reward-likelihood-gate", negatable = true, fallbackValue = "true",
+      description = "Give the reward model a likelihood gate: a frozen copy of the SFT model scores each response "
+      + "token and a learnt gate weighs those log-probabilities into the reward, so the reward model can tell a "
+      + "stated fact from a wrong or made-up one (default: on; --no-reward-likelihood-gate turns it off).")
+  Boolean rewardLikelihoodGate;
 
   @Option(names = "--no-progress", description = "No progress bars (one summary line per stage only).")
   boolean noProgress;
@@ -65,6 +76,8 @@ final class LifecycleCommand implements Callable<Integer> {
     if (ppoSteps != null) c.ppoSteps = ppoSteps;
     if (rlhfRounds != null) c.rlhfRounds = rlhfRounds;
     if (ppoPtxCoef != null) c.ppoPtxCoef = ppoPtxCoef;
+    if (rewardLikelihoodGate != null) c.rewardLikelihoodGate = rewardLikelihoodGate;
+    if (rejectionSamples != null) c.rejectionSamples = rejectionSamples;
     new Lifecycle(c).run();
     return 0;
   }

@@ -49,6 +49,21 @@ public final class LifecycleConfig {
   public int rewardK = 4;
   /** Reward-model learning rate. Default 5e-4. */
   public float rewardLr = 5e-4f;
+  /**
+   * Whether the reward model has a likelihood gate (see {@link org.jalign.train.reward.RewardModel}): a frozen copy
+   * of the SFT model scores each response token, and a learnt gate weighs those log-probabilities into the reward,
+   * so the reward model can tell a stated fact from a wrong or made-up one. Default true.
+   */
+  public boolean rewardLikelihoodGate = true;
+  /**
+   * Rejection-sampling fine-tuning before PPO: the SFT policy samples this many responses to every RL prompt, the
+   * reward model picks the best of each, and the policy is fine-tuned on those (0 = off). Default 4.
+   */
+  public int rejectionSamples = 4;
+  /** Fine-tuning steps of the rejection-sampling stage (batch {@link #sftBatch}). Default 100. */
+  public int rejectionSteps = 100;
+  /** Learning rate of the rejection-sampling stage. Default 3e-4. */
+  public float rejectionLr = 3e-4f;
   /** PPO steps (rollout + update rounds). Default 40 (quick: 40). */
   public int ppoSteps = 40;
   /** Prompts per PPO rollout. Default 32 (quick: 16). */
@@ -56,10 +71,11 @@ public final class LifecycleConfig {
   /** PPO policy learning rate. Default 5e-5. */
   public float ppoLr = 5e-5f;
   /**
-   * PPO-ptx: weight of the language-model loss on the pretraining corpus mixed into every PPO policy update, so
-   * the policy keeps the world's facts while it chases the reward (0 = plain PPO). Default 1.
+   * PPO-ptx: weight of the language-model loss on the pretraining corpus mixed into every PPO policy update (0 =
+   * plain PPO). Default 0: with the likelihood-gated reward model checking facts, PPO-ptx no longer helps the
+   * evaluation, and its pull towards the corpus' statements suppresses clarifying questions (see BENCHMARKS.md).
    */
-  public float ppoPtxCoef = 1f;
+  public float ppoPtxCoef = 0f;
   /**
    * RLHF rounds. After the first PPO round, each further round has the oracle rank the current policy's own
    * samples (with the world's candidates beside them), refreshes the reward model on those rankings for
@@ -155,6 +171,13 @@ public final class LifecycleConfig {
     positive("maxNewTokens", maxNewTokens);
     positive("rlhfRounds", rlhfRounds);
     positive("rewardRefreshSteps", rewardRefreshSteps);
+    if (rejectionSamples == 1 || rejectionSamples < 0) {
+      throw new IllegalArgumentException("rejectionSamples must be 0 (off) or >= 2, got " + rejectionSamples);
+    }
+    positive("rejectionSteps", rejectionSteps);
+    if (!(rejectionLr > 0 && Float.isFinite(rejectionLr))) {
+      throw new IllegalArgumentException("rejectionLr must be finite and > 0, got " + rejectionLr);
+    }
     if (refreshSamples < 1 || refreshSamples > rewardK) {
       throw new IllegalArgumentException("refreshSamples must be in [1, rewardK=" + rewardK + "], got " + refreshSamples);
     }

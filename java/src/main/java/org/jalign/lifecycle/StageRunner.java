@@ -10,6 +10,7 @@ import java.util.Random;
 import org.jalign.data.ChatTemplate;
 import org.jalign.data.RankingExample;
 import org.jalign.data.SftExample;
+import org.jalign.generate.GenerationConfig;
 import org.jalign.model.Gpt;
 import org.jalign.train.ppo.PpoConfig;
 import org.jalign.train.ppo.PpoResult;
@@ -17,6 +18,7 @@ import org.jalign.train.ppo.PpoTrainer;
 import org.jalign.train.reward.RewardConfig;
 import org.jalign.train.reward.RewardModel;
 import org.jalign.train.reward.RewardResult;
+import org.jalign.train.rejection.RejectionSamplingTrainer;
 import org.jalign.train.reward.RewardTrainer;
 import org.jalign.train.sft.SftConfig;
 import org.jalign.train.sft.SftResult;
@@ -28,7 +30,10 @@ import org.jalign.world.RankedExample;
 import org.jalign.world.Response;
 import org.jalign.world.Split;
 
-/** Stages 2-4 of the lifecycle (SFT, reward model, PPO) and the SFT / RLHF evaluation generations. */
+/**
+ * Stages 2-4 of the lifecycle (SFT, reward model, rejection sampling, PPO) and the SFT / RLHF evaluation
+ * generations.
+ */
 final class StageRunner {
   private final Lifecycle lc;
   private final LifecycleConfig cfg;
@@ -59,6 +64,10 @@ final class StageRunner {
     try (Gpt reference = new Gpt(policy.config(), policy.backend(), 0)) {
       reference.copyParamsFrom(policy); // the frozen SFT model
       try (RewardModel rm = reward(policy)) {
+        if (cfg.rejectionSamples > 0) {
+          rejectionSampling(policy, rm);
+          reference.copyParamsFrom(policy); // PPO's KL anchor is the policy it starts from
+        }
         List<int[]> rlPrompts = rlPromptIds();
         List<Map<String, Double>> history = new ArrayList<>();
         List<double[]> rounds = new ArrayList<>();
@@ -141,7 +150,7 @@ final class StageRunner {
     long t = System.nanoTime();
     List<RankingExample> train = rankings(lc.world().prompts(Split.TRAIN), cfg.seed * 31 + 1);
     heldout = rankings(lc.world().prompts(Split.EVAL), cfg.seed * 31 + 2);
-    RewardModel rm = RewardModel.fromPolicy(sft, cfg.seed);
+    RewardModel rm = RewardModel.fromPolicy(sft, cfg.seed, cfg.rewardLikelihoodGate);
     try {
       RewardConfig rc = new RewardConfig().batchSize(cfg.rewardBatch).maxSteps(cfg.rewardSteps).epochs(1000)
           .lr(cfg.rewardLr).warmupSteps(Math.max(1, cfg.rewardSteps / 20)).minLrFraction(0.1)
@@ -149,13 +158,15 @@ final class StageRunner {
       RewardResult r = new RewardTrainer(rm, lc.tokenizer(), rc, train, heldout).train();
       double secs = Lifecycle.secs(t);
       if (cfg.progress) lc.out().println();
-      lc.say(String.format("reward: %d steps on %d rankings (K=%d), held-out pair accuracy %.3f, mean margin %.2f, "
-          + "%.0f s", cfg.rewardSteps, train.size(), cfg.rewardK, r.heldoutPairAccuracy(), r.meanMargin(), secs));
+      lc.say(String.format("reward: %d steps on %d rankings (K=%d%s), held-out pair accuracy %.3f, mean margin %.2f, "
+          + "%.0f s", cfg.rewardSteps, train.size(), cfg.rewardK, cfg.rewardLikelihoodGate ? ", likelihood gate" : "",
+          r.heldoutPairAccuracy(), r.meanMargin(), secs));
       Map<String, Double> s = new LinkedHashMap<>();
       s.put("heldout_pair_accuracy", r.heldoutPairAccuracy());
       s.put("heldout_mean_margin", r.meanMargin());
       s.put("reward_mean", r.rewardMean());
       s.put("reward_std", r.rewardStd());
+      s.put("likelihood_gate", cfg.rewardLikelihoodGate ? 1.0 : 0.0);
       lc.stage("reward", secs, s);
       series("reward", "train loss", r.history(), "loss");
       series("reward", "train pair accuracy", r.history(), "accuracy");
@@ -165,6 +176,38 @@ final class StageRunner {
       rm.close();
       throw e;
     }
+  }
+
+  // ------------------------------------------------------------------ rejection sampling
+
+  /** Best-of-n fine-tuning on the RL prompts under the reward model (see {@link RejectionSamplingTrainer}). */
+  private void rejectionSampling(Gpt policy, RewardModel rm) {
+    long t = System.nanoTime();
+    List<String> prompts = new ArrayList<>();
+    for (Prompt p : lc.world().prompts(Split.RL)) prompts.add(p.text());
+    GenerationConfig sampling = GenerationConfig.builder().maxNewTokens(cfg.maxNewTokens).temperature(1f)
+        .seed(cfg.seed * 13 + 5).build();
+    SftConfig sc = new SftConfig().batchSize(cfg.sftBatch).maxSteps(cfg.rejectionSteps).epochs(1000)
+        .lr(cfg.rejectionLr).warmupSteps(Math.max(1, cfg.rejectionSteps / 20)).minLrFraction(0.1)
+        .maxLength(cfg.contextLength).seed(cfg.seed + 17).progress(false).out(null); // one summary line below
+    RejectionSamplingTrainer.Result r = new RejectionSamplingTrainer(policy, lc.tokenizer(), rm, prompts,
+        cfg.rejectionSamples, sampling, sc).train();
+    List<Map<String, Double>> h = r.sft().history();
+    double lossStart = h.get(0).get("loss"), lossEnd = h.get(h.size() - 1).get("loss");
+    double secs = Lifecycle.secs(t);
+    lc.say(String.format("rejection sampling: best of %d samples on %d prompts, mean reward %.3f -> chosen %.3f; "
+        + "%d steps, loss %.3f -> %.3f, %.0f s", cfg.rejectionSamples, prompts.size(), r.meanSampleReward(),
+        r.meanChosenReward(), cfg.rejectionSteps, lossStart, lossEnd, secs));
+    Map<String, Double> s = new LinkedHashMap<>();
+    s.put("samples_per_prompt", (double) cfg.rejectionSamples);
+    s.put("prompts", (double) prompts.size());
+    s.put("skipped_prompts", (double) r.skippedPrompts());
+    s.put("reward_mean_samples", r.meanSampleReward());
+    s.put("reward_mean_chosen", r.meanChosenReward());
+    s.put("loss_start", lossStart);
+    s.put("loss_end", lossEnd);
+    lc.stage("rejection_sampling", secs, s);
+    series("rejection_sampling", "train loss", h, "loss");
   }
 
   // ------------------------------------------------------------------ PPO

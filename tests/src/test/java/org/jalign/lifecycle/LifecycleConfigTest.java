@@ -32,6 +32,8 @@ class LifecycleConfigTest {
     });
     refused("pretrainSeqLen 200 exceeds contextLength 160", c -> c.pretrainSeqLen = 200);
     refused("rewardK must be >= 2", c -> c.rewardK = 1);
+    refused("rejectionSamples must be 0 (off) or >= 2", c -> c.rejectionSamples = 1);
+    refused("rejectionLr must be finite and > 0", c -> c.rejectionLr = Float.NaN);
     refused("refreshSamples must be in [1, rewardK=4]", c -> c.refreshSamples = 5);
     refused("ppoPtxCoef must be finite and >= 0", c -> c.ppoPtxCoef = -1f);
     refused("ppoPtxCoef must be finite and >= 0", c -> c.ppoPtxCoef = Float.NaN);
@@ -44,6 +46,10 @@ class LifecycleConfigTest {
     CliRun r = CliRun.run("lifecycle", "--quick", "--out", out.toString(), "--ppo-ptx-coef", "-0.5");
     assertEquals(1, r.rc());
     assertTrue(r.err().contains("ppoPtxCoef must be finite and >= 0"), r.err());
+    assertTrue(!Files.exists(out), "the output directory was created for a refused run");
+    CliRun one = CliRun.run("lifecycle", "--quick", "--out", out.toString(), "--rejection-samples", "1");
+    assertEquals(1, one.rc());
+    assertTrue(one.err().contains("rejectionSamples must be 0 (off) or >= 2"), one.err());
     assertTrue(!Files.exists(out), "the output directory was created for a refused run");
   }
 }

@@ -1,0 +1,180 @@
+package org.jalign.train.rejection;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import org.jalign.data.ChatTemplate;
+import org.jalign.data.SftExample;
+import org.jalign.generate.GenerationConfig;
+import org.jalign.generate.GenerationResult;
+import org.jalign.generate.Generator;
+import org.jalign.model.Gpt;
+import org.jalign.text.Tokenizer;
+import org.jalign.train.ppo.RewardFunction;
+import org.jalign.train.sft.SftConfig;
+import org.jalign.train.sft.SftResult;
+import org.jalign.train.sft.SftTrainer;
+
+/**
+ * Rejection-sampling fine-tuning (best-of-n; Touvron et al. 2023, Llama 2, §3.2.3): the policy samples {@code n}
+ * responses to every prompt, a reward function scores them, and the policy is fine-tuned with SFT (loss on the
+ * response tokens only) on the best response of each prompt.
+ *
+ * <p>Why before PPO: PPO learns a behaviour only from samples that show it. A behaviour the SFT policy produces in
+ * 2% of its samples (saying "I don't know" where the answer is unknown, say) is in the best of four samples for
+ * about 8% of such prompts and wins whenever the reward model prefers it, so one round of best-of-n fine-tuning
+ * makes it common enough for PPO to reinforce.
+ *
+ * <p>Selection: blank responses are never chosen; among the rest the highest reward wins, ties going to the shorter
+ * response, then the earlier sample. A prompt with only blank samples is skipped (counted in the result).
+ * Sampling is deterministic for a seed: the prompts go in batches of {@link #BATCH_PROMPTS}, and batch {@code i}
+ * (starting at prompt {@code i}) samples with {@code seed + i}.
+ */
+public final class RejectionSamplingTrainer {
+  /** Prompts per generation batch (each with its n samples). */
+  public static final int BATCH_PROMPTS = 32;
+
+  /** A prompt's chosen response and its reward, with the mean reward of all its non-blank samples. */
+  public record Choice(String prompt, String response, float reward, double meanReward) {}
+
+  /**
+   * The outcome: the chosen responses, the mean reward over every non-blank sample and over the chosen ones,
+   * the number of prompts skipped (all samples blank), the fine-tuning result and the wall time.
+   */
+  public record Result(List<Choice> chosen, double meanSampleReward, double meanChosenReward, int skippedPrompts,
+      SftResult sft, double seconds) {}
+
+  private final Gpt policy;
+  private final Tokenizer tok;
+  private final RewardFunction reward;
+  private final List<String> prompts;
+  private final int samples;
+  private final GenerationConfig sampling;
+  private final SftConfig sft;
+  private final int maxPromptTokens;
+
+  /**
+   * @param policy the model to sample from and fine-tune (updated in place)
+   * @param tok its tokenizer, with the chat special tokens
+   * @param reward scores (rendered prompt, generated response) pairs, e.g. a reward model
+   * @param prompts user prompts (non-empty, none blank)
+   * @param samples responses per prompt, ≥ 2
+   * @param sampling how to sample: temperature &gt; 0 and at least one new token; stop tokens as given (the chat
+   *     end tags are added when it stops at none)
+   * @param sft the fine-tuning settings (batch, steps, learning rate, ...)
+   */
+  public RejectionSamplingTrainer(Gpt policy, Tokenizer tok, RewardFunction reward, List<String> prompts, int samples,
+      GenerationConfig sampling, SftConfig sft) {
+    this.policy = Objects.requireNonNull(policy, "policy");
+    this.tok = Objects.requireNonNull(tok, "tokenizer");
+    this.reward = Objects.requireNonNull(reward, "reward function");
+    this.sft = Objects.requireNonNull(sft, "sft config");
+    Objects.requireNonNull(sampling, "sampling config");
+    if (prompts == null || prompts.isEmpty()) throw new IllegalArgumentException("no prompts to sample for");
+    for (int i = 0; i < prompts.size(); i++) {
+      if (prompts.get(i) == null || prompts.get(i).isBlank()) {
+        throw new IllegalArgumentException("prompt " + i + " is blank");
+      }
+    }
+    if (samples < 2) {
+      throw new IllegalArgumentException("samples must be >= 2 (best of n needs a choice), got " + samples);
+    }
+    if (!(sampling.temperature() > 0)) {
+      throw new IllegalArgumentException("sampling temperature must be > 0 (greedy decoding gives n identical "
+          + "samples), got " + sampling.temperature());
+    }
+    int ctx = policy.config().contextLength();
+    if (sampling.maxNewTokens() < 1 || sampling.maxNewTokens() >= ctx) {
+      throw new IllegalArgumentException("sampling maxNewTokens must be in [1, " + (ctx - 1) + "] for a context of "
+          + ctx + ", got " + sampling.maxNewTokens());
+    }
+    if (tok.vocabSize() > policy.config().vocabSize()) {
+      throw new IllegalArgumentException("the tokenizer has " + tok.vocabSize() + " tokens, the model only "
+          + policy.config().vocabSize());
+    }
+    this.prompts = List.copyOf(prompts);
+    this.samples = samples;
+    this.maxPromptTokens = ctx - sampling.maxNewTokens();
+    GenerationConfig g = sampling;
+    if (g.stopTokenIds().length == 0) {
+      int end = tok.specialId(Tokenizer.END).orElseThrow(
+          () -> new IllegalArgumentException("the tokenizer has no " + Tokenizer.END + " token"));
+      int eot = tok.specialId(Tokenizer.ENDOFTEXT).orElse(end);
+      g = g.toBuilder().stopTokenIds(end, eot).build();
+    }
+    this.sampling = g;
+  }
+
+  /** Samples, chooses the best response of every prompt, and fine-tunes the policy on the choices. */
+  public Result train() {
+    long t0 = System.nanoTime();
+    List<Choice> chosen = select();
+    if (chosen.isEmpty()) {
+      throw new IllegalStateException("every sample of every prompt was blank; nothing to fine-tune on");
+    }
+    List<SftExample> examples = new ArrayList<>(chosen.size());
+    double sampleSum = 0, chosenSum = 0;
+    for (Choice c : chosen) {
+      examples.add(SftExample.of(c.prompt(), c.response()));
+      sampleSum += c.meanReward();
+      chosenSum += c.reward();
+    }
+    SftResult r = new SftTrainer(policy, tok, sft, examples, List.of()).train();
+    return new Result(List.copyOf(chosen), sampleSum / chosen.size(), chosenSum / chosen.size(),
+        prompts.size() - chosen.size(), r, (System.nanoTime() - t0) / 1e9);
+  }
+
+  /** The best response of every prompt (prompts whose samples are all blank are left out); the policy is unchanged. */
+  public List<Choice> select() {
+    Generator gen = new Generator(policy, tok);
+    ChatTemplate tmpl = new ChatTemplate(tok);
+    List<Choice> out = new ArrayList<>(prompts.size());
+    for (int from = 0; from < prompts.size(); from += BATCH_PROMPTS) {
+      List<String> chunk = prompts.subList(from, Math.min(prompts.size(), from + BATCH_PROMPTS));
+      List<int[]> ids = new ArrayList<>(chunk.size() * samples);
+      for (String p : chunk) {
+        int[] pid = tmpl.renderPrompt(p, maxPromptTokens, ChatTemplate.Truncation.KEEP_PROMPT_TAIL_RESPONSE_HEAD);
+        for (int j = 0; j < samples; j++) ids.add(pid);
+      }
+      GenerationResult r = gen.generateIds(ids, sampling.toBuilder().seed(sampling.seed() + from).build(), null);
+      List<int[]> scoredPrompts = new ArrayList<>();
+      List<int[]> scoredResponses = new ArrayList<>();
+      List<Integer> rows = new ArrayList<>();
+      for (int k = 0; k < ids.size(); k++) {
+        GenerationResult.Sequence s = r.row(k);
+        if (s.text().isBlank() || s.generatedIds().length == 0) continue;
+        scoredPrompts.add(ids.get(k));
+        scoredResponses.add(s.generatedIds());
+        rows.add(k);
+      }
+      float[] sc = scoredPrompts.isEmpty() ? new float[0] : reward.score(scoredPrompts, scoredResponses);
+      if (sc.length != rows.size()) {
+        throw new IllegalStateException("the reward function returned " + sc.length + " scores for " + rows.size()
+            + " responses");
+      }
+      int at = 0;
+      for (int q = 0; q < chunk.size(); q++) {
+        int best = -1;
+        double sum = 0;
+        int n = 0;
+        for (; at < rows.size() && rows.get(at) < (q + 1) * samples; at++) {
+          float v = sc[at];
+          if (!Float.isFinite(v)) {
+            throw new IllegalStateException("the reward function returned " + v + " for a sample of prompt "
+                + (from + q));
+          }
+          sum += v;
+          n++;
+          if (best < 0 || v > sc[best]
+              || (v == sc[best] && scoredResponses.get(at).length < scoredResponses.get(best).length)) {
+            best = at;
+          }
+        }
+        if (best >= 0) {
+          out.add(new Choice(chunk.get(q), r.row(rows.get(best)).text().strip(), sc[best], sum / n));
+        }
+      }
+    }
+    return out;
+  }
+}

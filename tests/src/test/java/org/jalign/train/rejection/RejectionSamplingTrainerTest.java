@@ -1,0 +1,143 @@
+package org.jalign.train.rejection;
+
+import static org.jalign.train.AlignFixtures.CPU;
+import static org.jalign.train.AlignFixtures.TINY;
+import static org.jalign.train.AlignFixtures.TOK;
+import static org.jalign.train.AlignFixtures.tiny;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.jalign.data.ChatTemplate;
+import org.jalign.generate.GenerationConfig;
+import org.jalign.generate.GenerationResult;
+import org.jalign.generate.Generator;
+import org.jalign.model.Gpt;
+import org.jalign.text.Tokenizer;
+import org.jalign.train.AlignFixtures;
+import org.jalign.train.ppo.RewardFunction;
+import org.jalign.train.sft.SftConfig;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+/** Best-of-n selection against a plain re-computation, the fine-tuning it drives, and the refusals. */
+class RejectionSamplingTrainerTest {
+  @AfterAll
+  static void noLeaks() {
+    assertEquals(AlignFixtures.backendOwnBytes(), CPU.liveBytes(), "native memory left allocated");
+  }
+
+  static final List<String> PROMPTS = List.of("ab", "hello", "x", "what is it", "zz top", "q");
+  static final int MAX_NEW = 8;
+
+  static GenerationConfig sampling(long seed) {
+    int end = TOK.specialId(Tokenizer.END).orElseThrow();
+    return GenerationConfig.builder().maxNewTokens(MAX_NEW).temperature(1f).seed(seed).stopTokenIds(end).build();
+  }
+
+  /** Rewards responses with many 'e' bytes and few tokens: a preference a random model rarely meets. */
+  static final RewardFunction LIKES_E = (prompts, responses) -> {
+    float[] out = new float[responses.size()];
+    for (int i = 0; i < out.length; i++) {
+      int e = 0;
+      for (int t : responses.get(i)) if (t == 'e') e++;
+      out[i] = e - 0.01f * responses.get(i).length;
+    }
+    return out;
+  };
+
+  @Test
+  void picksTheHighestRewardOfEachPromptsSamples() {
+    int n = 5;
+    List<RejectionSamplingTrainer.Choice> got;
+    try (Gpt policy = tiny(51)) {
+      got = new RejectionSamplingTrainer(policy, TOK, LIKES_E, PROMPTS, n, sampling(9), new SftConfig()).select();
+      // The same samples drawn directly, and the best chosen by hand.
+      ChatTemplate tmpl = new ChatTemplate(TOK);
+      List<int[]> ids = new ArrayList<>();
+      for (String p : PROMPTS) {
+        int[] pid = tmpl.renderPrompt(p, TINY.contextLength() - MAX_NEW, ChatTemplate.Truncation.KEEP_PROMPT_TAIL_RESPONSE_HEAD);
+        for (int j = 0; j < n; j++) ids.add(pid);
+      }
+      GenerationResult r = new Generator(policy, TOK).generateIds(ids, sampling(9), null);
+      List<RejectionSamplingTrainer.Choice> want = new ArrayList<>();
+      for (int q = 0; q < PROMPTS.size(); q++) {
+        int best = -1;
+        float bestScore = 0;
+        double sum = 0;
+        int count = 0;
+        for (int j = 0; j < n; j++) {
+          GenerationResult.Sequence s = r.row(q * n + j);
+          if (s.text().isBlank()) continue;
+          float v = LIKES_E.score(List.of(ids.get(q * n + j)), List.of(s.generatedIds()))[0];
+          sum += v;
+          count++;
+          if (best < 0 || v > bestScore) {
+            best = q * n + j;
+            bestScore = v;
+          }
+        }
+        if (best >= 0) want.add(new RejectionSamplingTrainer.Choice(PROMPTS.get(q), r.row(best).text().strip(), bestScore,
+            sum / count));
+      }
+      assertEquals(want.size(), got.size());
+      for (int i = 0; i < want.size(); i++) {
+        assertEquals(want.get(i).prompt(), got.get(i).prompt());
+        assertEquals(want.get(i).response(), got.get(i).response(), "prompt " + want.get(i).prompt());
+        assertEquals(want.get(i).reward(), got.get(i).reward(), 1e-6);
+        assertEquals(want.get(i).meanReward(), got.get(i).meanReward(), 1e-5);
+        assertTrue(got.get(i).reward() >= got.get(i).meanReward() - 1e-6, "the best is at least the mean");
+      }
+    }
+  }
+
+  @Test
+  void fineTuningMovesThePolicyTowardsTheChosenResponses() {
+    try (Gpt policy = tiny(52)) {
+      float[] before = policy.paramsToArray();
+      SftConfig sft = new SftConfig().batchSize(4).maxSteps(30).lr(3e-3f).seed(1).progress(false).out(null);
+      RejectionSamplingTrainer t = new RejectionSamplingTrainer(policy, TOK, LIKES_E, PROMPTS, 4, sampling(3), sft);
+      RejectionSamplingTrainer.Result r = t.train();
+      assertFalse(Arrays.equals(before, policy.paramsToArray()));
+      assertEquals(PROMPTS.size() - r.chosen().size(), r.skippedPrompts());
+      assertTrue(r.meanChosenReward() >= r.meanSampleReward(), r.meanChosenReward() + " vs " + r.meanSampleReward());
+      double first = r.sft().history().get(0).get("loss");
+      double last = r.sft().history().get(r.sft().history().size() - 1).get("loss");
+      assertTrue(last < 0.7 * first, "the policy learnt its chosen responses: loss " + first + " -> " + last);
+    }
+  }
+
+  @Test
+  void badSettingsAreRefusedWithAReason() {
+    try (Gpt policy = tiny(53)) {
+      SftConfig sft = new SftConfig();
+      IllegalArgumentException one = assertThrows(IllegalArgumentException.class,
+          () -> new RejectionSamplingTrainer(policy, TOK, LIKES_E, PROMPTS, 1, sampling(1), sft));
+      assertTrue(one.getMessage().contains("samples must be >= 2"), one.getMessage());
+      IllegalArgumentException greedy = assertThrows(IllegalArgumentException.class,
+          () -> new RejectionSamplingTrainer(policy, TOK, LIKES_E, PROMPTS, 4, GenerationConfig.greedy(4), sft));
+      assertTrue(greedy.getMessage().contains("temperature"), greedy.getMessage());
+      IllegalArgumentException blank = assertThrows(IllegalArgumentException.class,
+          () -> new RejectionSamplingTrainer(policy, TOK, LIKES_E, List.of("ok", " "), 4, sampling(1), sft));
+      assertTrue(blank.getMessage().contains("prompt 1 is blank"), blank.getMessage());
+      assertThrows(IllegalArgumentException.class,
+          () -> new RejectionSamplingTrainer(policy, TOK, LIKES_E, List.of(), 4, sampling(1), sft));
+      IllegalArgumentException tooLong = assertThrows(IllegalArgumentException.class,
+          () -> new RejectionSamplingTrainer(policy, TOK, LIKES_E, PROMPTS, 4,
+              sampling(1).toBuilder().maxNewTokens(TINY.contextLength()).build(), sft));
+      assertTrue(tooLong.getMessage().contains("maxNewTokens"), tooLong.getMessage());
+      RewardFunction nan = (p, r) -> {
+        float[] out = new float[r.size()];
+        Arrays.fill(out, Float.NaN);
+        return out;
+      };
+      IllegalStateException bad = assertThrows(IllegalStateException.class,
+          () -> new RejectionSamplingTrainer(policy, TOK, nan, PROMPTS, 2, sampling(1), sft).select());
+      assertTrue(bad.getMessage().contains("NaN"), bad.getMessage());
+    }
+  }
+}
