@@ -237,7 +237,11 @@ public final class RewardModel implements RewardFunction, AutoCloseable {
 
   /** Scores normalised with the stored statistics: (raw - mean) / std (a model without a likelihood gate). */
   public float[] scoreNormalized(List<int[]> sequences) {
-    float[] raw = score(sequences);
+    return normalized(score(sequences));
+  }
+
+  /** Maps raw scores in place with the stored statistics: (raw - mean) / std. */
+  private float[] normalized(float[] raw) {
     for (int i = 0; i < raw.length; i++) raw[i] = (float) ((raw[i] - mean) / std);
     return raw;
   }
@@ -267,9 +271,7 @@ public final class RewardModel implements RewardFunction, AutoCloseable {
       seqs.add(s);
       starts[i] = Math.max(1, s.length - r.length);
     }
-    float[] raw = score(seqs, starts);
-    for (int i = 0; i < raw.length; i++) raw[i] = (float) ((raw[i] - mean) / std);
-    return raw;
+    return normalized(score(seqs, starts));
   }
 
   /**
