@@ -6,6 +6,7 @@ import com.google.gson.JsonObject;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -158,37 +159,23 @@ final class GenerateCommand implements Callable<Integer> {
             if (parent != null) Files.createDirectories(parent);
             w = Files.newBufferedWriter(out, StandardCharsets.UTF_8);
           }
-          for (int first = 0; first < rows; first += batchSize) {
-            int n = Math.min(batchSize, rows - first);
-            List<int[]> batch = new ArrayList<>(n);
-            for (int r = first; r < first + n; r++) batch.add(ids.get(r / numSamples));
-            // row b of a call samples with seed + b, so the batch starting at response r uses --seed + r: every
-            // response has its own stream (the sampler also keys the stream by the row within the batch)
-            GenerationResult res = gen.generateIds(batch, gc.toBuilder().seed(seed + first).build(), null);
-            tokens += res.generatedTokens();
-            for (int j = 0; j < n; j++) {
-              int r = first + j;
-              GenerationResult.Sequence s = res.row(j);
-              String p = texts.get(r / numSamples);
-              if (w != null) {
-                JsonObject o = new JsonObject();
-                o.addProperty("prompt", p);
-                o.addProperty("sample", r % numSamples);
-                o.addProperty("response", s.text());
-                o.addProperty("finish_reason", s.finishReason().name().toLowerCase(Locale.ROOT));
-                w.write(GSON.toJson(o));
-                w.write('\n');
-              } else {
-                stdout.println("### prompt " + (r / numSamples + 1) + "/" + texts.size()
-                    + (numSamples > 1 ? ", sample " + (r % numSamples + 1) + "/" + numSamples : ""));
-                stdout.println(p);
-                stdout.println("### response (" + s.finishReason().name().toLowerCase(Locale.ROOT) + ")");
-                stdout.println(s.text());
-                stdout.println();
+          BufferedWriter sink = w;
+          long[] generated = {0};
+          try {
+            // the call starting at response r samples with --seed + r (Generator.generateRows): every response
+            // has its own stream
+            gen.generateRows(ids, numSamples, gc, batchSize, (first, res) -> {
+              generated[0] += res.generatedTokens();
+              try {
+                emit(sink, stdout, texts, first, res);
+              } catch (IOException e) {
+                throw new UncheckedIOException(e);
               }
-            }
-            if (w != null) w.flush();
+            });
+          } catch (UncheckedIOException e) {
+            throw e.getCause(); // a failed write of --out, reported as itself
           }
+          tokens = generated[0];
         } finally {
           if (w != null) w.close();
         }
@@ -236,5 +223,33 @@ final class GenerateCommand implements Callable<Integer> {
       ids.add(p);
     }
     return ids;
+  }
+
+  /** Writes one generation call's rows (the first being response {@code first}) to {@code sink} or stdout. */
+  private void emit(BufferedWriter sink, PrintStream stdout, List<String> texts, int first, GenerationResult res)
+      throws IOException {
+    for (int j = 0; j < res.size(); j++) {
+      int r = first + j;
+      GenerationResult.Sequence s = res.row(j);
+      String p = texts.get(r / numSamples);
+      String finish = s.finishReason().name().toLowerCase(Locale.ROOT);
+      if (sink != null) {
+        JsonObject o = new JsonObject();
+        o.addProperty("prompt", p);
+        o.addProperty("sample", r % numSamples);
+        o.addProperty("response", s.text());
+        o.addProperty("finish_reason", finish);
+        sink.write(GSON.toJson(o));
+        sink.write('\n');
+      } else {
+        stdout.println("### prompt " + (r / numSamples + 1) + "/" + texts.size()
+            + (numSamples > 1 ? ", sample " + (r % numSamples + 1) + "/" + numSamples : ""));
+        stdout.println(p);
+        stdout.println("### response (" + finish + ")");
+        stdout.println(s.text());
+        stdout.println();
+      }
+    }
+    if (sink != null) sink.flush();
   }
 }

@@ -40,6 +40,9 @@ final class LifecycleCommand implements Callable<Integer> {
   @Option(names = "--ppo-steps", description = "PPO rollout/update rounds (default: 40, quick 40).")
   Integer ppoSteps;
 
+  @Option(names = "--ppo-lr", paramLabel = "LR", description = "PPO policy learning rate (default: 2.5e-5).")
+  Float ppoLr;
+
   @Option(names = "--rlhf-rounds", description = "RLHF rounds: after the first PPO round, each further round has "
       + "the oracle rank the policy's own samples, refreshes the reward model and runs PPO again (default: 2, "
       + "quick 1).")
@@ -52,8 +55,17 @@ final class LifecycleCommand implements Callable<Integer> {
 
   @Option(names = "--rejection-samples", paramLabel = "N", description = "Rejection-sampling fine-tuning before PPO: "
       + "the SFT policy samples N responses to every RL prompt, the reward model picks the best of each, and the "
-      + "policy is fine-tuned on those (0 = off; default: 4).")
+      + "policy is fine-tuned on those (0 = off; default: 8).")
   Integer rejectionSamples;
+
+  @Option(names = "--rejection-iterations", paramLabel = "N", description = "Iterations of rejection sampling: each "
+      + "samples from the policy the previous one fine-tuned (default: 2).")
+  Integer rejectionIterations;
+
+  @Option(names = "--rejection-greedy", negatable = true, fallbackValue = "true",
+      description = "Offer the policy's greedy response beside the samples in rejection sampling, so every choice "
+      + "scores at least as high as what the policy answers now (default: on; --no-rejection-greedy turns it off).")
+  Boolean rejectionGreedy;
 
   @Option(names = "--reward-likelihood-gate", negatable = true, fallbackValue = "true",
       description = "Give the reward model a likelihood gate: a frozen copy of the SFT model scores each response "
@@ -78,6 +90,9 @@ final class LifecycleCommand implements Callable<Integer> {
     if (ppoPtxCoef != null) c.ppoPtxCoef = ppoPtxCoef;
     if (rewardLikelihoodGate != null) c.rewardLikelihoodGate = rewardLikelihoodGate;
     if (rejectionSamples != null) c.rejectionSamples = rejectionSamples;
+    if (ppoLr != null) c.ppoLr = ppoLr;
+    if (rejectionIterations != null) c.rejectionIterations = rejectionIterations;
+    if (rejectionGreedy != null) c.rejectionGreedy = rejectionGreedy;
     new Lifecycle(c).run();
     return 0;
   }

@@ -72,6 +72,44 @@ public final class Generator {
     return generateIds(ids, config, listener);
   }
 
+  /** Receives the result of one {@link #generateRows} call and the index of its first row. */
+  @FunctionalInterface
+  public interface RowsConsumer {
+    void accept(int firstRow, GenerationResult rows);
+  }
+
+  /**
+   * Samples {@code copies} responses to every prompt in calls of at most {@code rowsPerCall} rows, so memory stays
+   * bounded however many prompts there are. Row r is copy {@code r % copies} of prompt {@code r / copies}. The call
+   * whose first row is r samples with seed {@code config.seed() + r} (and the sampler keys each row's stream by its
+   * place in the call), so every row has its own stream and a run is reproducible for a given {@code rowsPerCall}.
+   * {@code each} receives every call's result, in row order.
+   */
+  public void generateRows(List<int[]> prompts, int copies, GenerationConfig config, int rowsPerCall,
+      RowsConsumer each) {
+    if (prompts == null || prompts.isEmpty()) throw new IllegalArgumentException("prompts must be non-empty");
+    if (copies < 1) throw new IllegalArgumentException("copies must be >= 1, got " + copies);
+    if (rowsPerCall < 1) throw new IllegalArgumentException("rowsPerCall must be >= 1, got " + rowsPerCall);
+    if (config == null) throw new IllegalArgumentException("config is null");
+    if (each == null) throw new IllegalArgumentException("each is null");
+    long rows = (long) prompts.size() * copies;
+    if (rows > Integer.MAX_VALUE) throw new IllegalArgumentException(rows + " rows are too many");
+    for (int first = 0; first < rows; first += rowsPerCall) {
+      int n = (int) Math.min(rowsPerCall, rows - first);
+      List<int[]> batch = new ArrayList<>(n);
+      for (int r = first; r < first + n; r++) batch.add(prompts.get(r / copies));
+      each.accept(first, generateIds(batch, config.toBuilder().seed(config.seed() + first).build(), null));
+    }
+  }
+
+  /** {@link #generateRows(List, int, GenerationConfig, int, RowsConsumer)}, every row collected in order. */
+  public List<GenerationResult.Sequence> generateRows(List<int[]> prompts, int copies, GenerationConfig config,
+      int rowsPerCall) {
+    List<GenerationResult.Sequence> out = new ArrayList<>();
+    generateRows(prompts, copies, config, rowsPerCall, (first, r) -> out.addAll(r.rows()));
+    return out;
+  }
+
   /** Generates from tokenized prompts (each non-empty, ids in the tokenizer's vocabulary). */
   public GenerationResult generateIds(List<int[]> prompts, GenerationConfig config, TokenListener listener) {
     if (config == null) throw new IllegalArgumentException("config is null");

@@ -230,24 +230,19 @@ public final class Lifecycle {
 
   /**
    * {@code copies} responses of {@code model} to each prompt (prompt-major: all copies of prompt 0 first), stripped,
-   * in batches of 32 prompts; batch {@code i} samples with seed {@code seed + i}; temperature 0 is greedy.
+   * in calls of 32 prompts ({@link Generator#generateRows}: the call starting at row r samples with seed
+   * {@code seed + r}); temperature 0 is greedy.
    */
   List<String> generate(Gpt model, List<Prompt> prompts, int copies, float temperature, long seed) {
-    Generator gen = new Generator(model, tokenizer);
     int end = tokenizer.specialId(Tokenizer.END).orElseThrow();
     int eot = tokenizer.specialId(Tokenizer.ENDOFTEXT).orElseThrow();
+    List<int[]> ids = new ArrayList<>(prompts.size());
+    for (Prompt p : prompts) ids.add(promptIds(p.text()));
+    GenerationConfig gc = GenerationConfig.builder().maxNewTokens(cfg.maxNewTokens).temperature(temperature)
+        .stopTokenIds(end, eot).seed(seed).build();
     List<String> res = new ArrayList<>(prompts.size() * copies);
-    for (int i = 0; i < prompts.size(); i += 32) {
-      List<Prompt> chunk = prompts.subList(i, Math.min(prompts.size(), i + 32));
-      List<int[]> ids = new ArrayList<>();
-      for (Prompt p : chunk) {
-        int[] pid = promptIds(p.text());
-        for (int j = 0; j < copies; j++) ids.add(pid);
-      }
-      GenerationConfig gc = GenerationConfig.builder().maxNewTokens(cfg.maxNewTokens).temperature(temperature)
-          .stopTokenIds(end, eot).seed(seed + i).build();
-      GenerationResult r = gen.generateIds(ids, gc, null);
-      for (int j = 0; j < ids.size(); j++) res.add(r.row(j).text().strip());
+    for (GenerationResult.Sequence s : new Generator(model, tokenizer).generateRows(ids, copies, gc, 32 * copies)) {
+      res.add(s.text().strip());
     }
     return res;
   }

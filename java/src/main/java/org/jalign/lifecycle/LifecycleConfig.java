@@ -57,10 +57,21 @@ public final class LifecycleConfig {
   public boolean rewardLikelihoodGate = true;
   /**
    * Rejection-sampling fine-tuning before PPO: the SFT policy samples this many responses to every RL prompt, the
-   * reward model picks the best of each, and the policy is fine-tuned on those (0 = off). Default 4.
+   * reward model picks the best of each, and the policy is fine-tuned on those (0 = off). Default 8.
    */
-  public int rejectionSamples = 4;
-  /** Fine-tuning steps of the rejection-sampling stage (batch {@link #sftBatch}). Default 100. */
+  public int rejectionSamples = 8;
+  /**
+   * Iterations of rejection sampling (as in Llama 2): each samples from the policy the previous iteration
+   * fine-tuned. Default 2.
+   */
+  public int rejectionIterations = 2;
+  /**
+   * Whether rejection sampling offers the policy's greedy response beside the samples, so a prompt's choice scores
+   * at least as high as what the policy answers now (see {@link
+   * org.jalign.train.rejection.RejectionSamplingTrainer#greedyCandidate}). Default true.
+   */
+  public boolean rejectionGreedy = true;
+  /** Fine-tuning steps of each rejection-sampling iteration (batch {@link #sftBatch}). Default 100. */
   public int rejectionSteps = 100;
   /** Learning rate of the rejection-sampling stage. Default 3e-4. */
   public float rejectionLr = 3e-4f;
@@ -68,8 +79,11 @@ public final class LifecycleConfig {
   public int ppoSteps = 40;
   /** Prompts per PPO rollout. Default 32 (quick: 16). */
   public int ppoBatch = 32;
-  /** PPO policy learning rate. Default 5e-5. */
-  public float ppoLr = 5e-5f;
+  /**
+   * PPO policy learning rate. Default 2.5e-5: after two rejection-sampling iterations the policy already says what
+   * the reward model prefers, and a gentler PPO keeps answerable accuracy (see BENCHMARKS.md).
+   */
+  public float ppoLr = 2.5e-5f;
   /**
    * PPO-ptx: weight of the language-model loss on the pretraining corpus mixed into every PPO policy update (0 =
    * plain PPO). Default 0: with the likelihood-gated reward model checking facts, PPO-ptx no longer helps the
@@ -165,6 +179,9 @@ public final class LifecycleConfig {
     if (rewardK < 2) throw new IllegalArgumentException("rewardK must be >= 2, got " + rewardK);
     positive("ppoSteps", ppoSteps);
     positive("ppoBatch", ppoBatch);
+    if (!(ppoLr > 0 && Float.isFinite(ppoLr))) {
+      throw new IllegalArgumentException("ppoLr must be finite and > 0, got " + ppoLr);
+    }
     if (!(ppoPtxCoef >= 0 && Float.isFinite(ppoPtxCoef))) {
       throw new IllegalArgumentException("ppoPtxCoef must be finite and >= 0, got " + ppoPtxCoef);
     }
@@ -174,6 +191,7 @@ public final class LifecycleConfig {
     if (rejectionSamples == 1 || rejectionSamples < 0) {
       throw new IllegalArgumentException("rejectionSamples must be 0 (off) or >= 2, got " + rejectionSamples);
     }
+    positive("rejectionIterations", rejectionIterations);
     positive("rejectionSteps", rejectionSteps);
     if (!(rejectionLr > 0 && Float.isFinite(rejectionLr))) {
       throw new IllegalArgumentException("rejectionLr must be finite and > 0, got " + rejectionLr);

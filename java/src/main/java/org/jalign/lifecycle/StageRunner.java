@@ -180,34 +180,55 @@ final class StageRunner {
 
   // ------------------------------------------------------------------ rejection sampling
 
-  /** Best-of-n fine-tuning on the RL prompts under the reward model (see {@link RejectionSamplingTrainer}). */
+  /**
+   * Best-of-n fine-tuning on the RL prompts under the reward model (see {@link RejectionSamplingTrainer}), repeated
+   * {@link LifecycleConfig#rejectionIterations} times: each iteration samples from the policy the previous one
+   * fine-tuned, so a response the SFT policy rarely gives (an honest "I don't know") is sampled more often, and
+   * chosen more often, in the next iteration.
+   */
   private void rejectionSampling(Gpt policy, RewardModel rm) {
     long t = System.nanoTime();
     List<String> prompts = new ArrayList<>();
     for (Prompt p : lc.world().prompts(Split.RL)) prompts.add(p.text());
-    GenerationConfig sampling = GenerationConfig.builder().maxNewTokens(cfg.maxNewTokens).temperature(1f)
-        .seed(cfg.seed * 13 + 5).build();
-    SftConfig sc = new SftConfig().batchSize(cfg.sftBatch).maxSteps(cfg.rejectionSteps).epochs(1000)
-        .lr(cfg.rejectionLr).warmupSteps(Math.max(1, cfg.rejectionSteps / 20)).minLrFraction(0.1)
-        .maxLength(cfg.contextLength).seed(cfg.seed + 17).progress(false).out(null); // one summary line below
-    RejectionSamplingTrainer.Result r = new RejectionSamplingTrainer(policy, lc.tokenizer(), rm, prompts,
-        cfg.rejectionSamples, sampling, sc).train();
-    List<Map<String, Double>> h = r.sft().history();
-    double lossStart = h.get(0).get("loss"), lossEnd = h.get(h.size() - 1).get("loss");
+    int iterations = cfg.rejectionIterations;
+    double firstSampleMean = Double.NaN, lastSampleMean = Double.NaN, lastChosenMean = Double.NaN;
+    double lossStart = Double.NaN, lossEnd = Double.NaN;
+    int skipped = 0;
+    for (int it = 1; it <= iterations; it++) {
+      GenerationConfig sampling = GenerationConfig.builder().maxNewTokens(cfg.maxNewTokens).temperature(1f)
+          .seed(cfg.seed * 13 + 5 + 7919L * (it - 1)).build();
+      SftConfig sc = new SftConfig().batchSize(cfg.sftBatch).maxSteps(cfg.rejectionSteps).epochs(1000)
+          .lr(cfg.rejectionLr).warmupSteps(Math.max(1, cfg.rejectionSteps / 20)).minLrFraction(0.1)
+          .maxLength(cfg.contextLength).seed(cfg.seed + 17 + it - 1).progress(false).out(null); // summary below
+      RejectionSamplingTrainer.Result r = new RejectionSamplingTrainer(policy, lc.tokenizer(), rm, prompts,
+          cfg.rejectionSamples, sampling, sc).greedyCandidate(cfg.rejectionGreedy).train();
+      List<Map<String, Double>> h = r.sft().history();
+      lossStart = h.get(0).get("loss");
+      lossEnd = h.get(h.size() - 1).get("loss");
+      if (it == 1) firstSampleMean = r.meanSampleReward();
+      lastSampleMean = r.meanSampleReward();
+      lastChosenMean = r.meanChosenReward();
+      skipped = r.skippedPrompts();
+      lc.say(String.format("rejection sampling %d/%d: best of %d samples on %d prompts, mean reward %.3f -> chosen "
+          + "%.3f; %d steps, loss %.3f -> %.3f", it, iterations, cfg.rejectionSamples, prompts.size(),
+          r.meanSampleReward(), r.meanChosenReward(), cfg.rejectionSteps, lossStart, lossEnd));
+      series("rejection_sampling", iterations > 1 ? "train loss (iteration " + it + ")" : "train loss", h, "loss");
+    }
     double secs = Lifecycle.secs(t);
-    lc.say(String.format("rejection sampling: best of %d samples on %d prompts, mean reward %.3f -> chosen %.3f; "
-        + "%d steps, loss %.3f -> %.3f, %.0f s", cfg.rejectionSamples, prompts.size(), r.meanSampleReward(),
-        r.meanChosenReward(), cfg.rejectionSteps, lossStart, lossEnd, secs));
+    lc.say(String.format("rejection sampling: %d iteration(s), mean sample reward %.3f -> %.3f, %.0f s", iterations,
+        firstSampleMean, lastSampleMean, secs));
     Map<String, Double> s = new LinkedHashMap<>();
     s.put("samples_per_prompt", (double) cfg.rejectionSamples);
+    s.put("iterations", (double) iterations);
+    s.put("greedy_candidate", cfg.rejectionGreedy ? 1.0 : 0.0);
     s.put("prompts", (double) prompts.size());
-    s.put("skipped_prompts", (double) r.skippedPrompts());
-    s.put("reward_mean_samples", r.meanSampleReward());
-    s.put("reward_mean_chosen", r.meanChosenReward());
+    s.put("skipped_prompts", (double) skipped);
+    s.put("reward_mean_samples", firstSampleMean);
+    s.put("reward_mean_samples_last", lastSampleMean);
+    s.put("reward_mean_chosen", lastChosenMean);
     s.put("loss_start", lossStart);
     s.put("loss_end", lossEnd);
     lc.stage("rejection_sampling", secs, s);
-    series("rejection_sampling", "train loss", h, "loss");
   }
 
   // ------------------------------------------------------------------ PPO

@@ -182,6 +182,44 @@ class GeneratorTest {
   }
 
   @Test
+  void generateRowsMatchesExplicitCallsWithOneSeedPerCall() {
+    try (Gpt m = new Gpt(CFG, CPU, 11)) {
+      Generator gen = new Generator(m, TOK);
+      GenerationConfig cfg = GenerationConfig.builder().maxNewTokens(6).temperature(1f).seed(40)
+          .stopAtEndTokens(false).build();
+      List<int[]> prompts = List.of(TOK.encode("ab"), TOK.encode("a longer one"), TOK.encode("c"));
+      int copies = 3, perCall = 4; // 9 rows in calls of 4, 4 and 1: calls split a prompt's copies
+      List<Integer> firsts = new java.util.ArrayList<>();
+      List<GenerationResult.Sequence> rows = new java.util.ArrayList<>();
+      gen.generateRows(prompts, copies, cfg, perCall, (first, r) -> {
+        firsts.add(first);
+        rows.addAll(r.rows());
+      });
+      assertEquals(List.of(0, 4, 8), firsts);
+      assertEquals(9, rows.size());
+      for (int first : firsts) {
+        List<int[]> batch = new java.util.ArrayList<>();
+        for (int r = first; r < Math.min(9, first + perCall); r++) batch.add(prompts.get(r / copies));
+        GenerationResult want = gen.generateIds(batch, cfg.toBuilder().seed(40 + first).build(), null);
+        for (int j = 0; j < want.size(); j++) {
+          assertArrayEquals(batch.get(j), rows.get(first + j).promptIds(), "row " + (first + j) + "'s prompt");
+          assertArrayEquals(want.row(j).generatedIds(), rows.get(first + j).generatedIds(), "row " + (first + j));
+        }
+      }
+      List<GenerationResult.Sequence> collected = gen.generateRows(prompts, copies, cfg, perCall);
+      for (int r = 0; r < 9; r++) assertArrayEquals(rows.get(r).generatedIds(), collected.get(r).generatedIds());
+      assertNotEquals(Arrays.toString(rows.get(0).generatedIds()), Arrays.toString(rows.get(1).generatedIds()),
+          "copies of a prompt are different samples");
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> gen.generateRows(prompts, 0, cfg, perCall));
+      assertTrue(e.getMessage().contains("copies must be >= 1"), e.getMessage());
+      e = assertThrows(IllegalArgumentException.class, () -> gen.generateRows(prompts, 1, cfg, 0));
+      assertTrue(e.getMessage().contains("rowsPerCall must be >= 1"), e.getMessage());
+      assertThrows(IllegalArgumentException.class, () -> gen.generateRows(List.of(), 1, cfg, 1));
+    }
+  }
+
+  @Test
   void concurrentUseOfOneModelIsRefused() throws Exception {
     Generator gen = new Generator(overfit, TOK);
     CountDownLatch inside = new CountDownLatch(1);

@@ -34,6 +34,8 @@ class LifecycleConfigTest {
     refused("rewardK must be >= 2", c -> c.rewardK = 1);
     refused("rejectionSamples must be 0 (off) or >= 2", c -> c.rejectionSamples = 1);
     refused("rejectionLr must be finite and > 0", c -> c.rejectionLr = Float.NaN);
+    refused("rejectionIterations must be > 0", c -> c.rejectionIterations = 0);
+    refused("ppoLr must be finite and > 0", c -> c.ppoLr = 0f);
     refused("refreshSamples must be in [1, rewardK=4]", c -> c.refreshSamples = 5);
     refused("ppoPtxCoef must be finite and >= 0", c -> c.ppoPtxCoef = -1f);
     refused("ppoPtxCoef must be finite and >= 0", c -> c.ppoPtxCoef = Float.NaN);

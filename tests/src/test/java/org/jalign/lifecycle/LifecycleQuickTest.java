@@ -38,6 +38,12 @@ class LifecycleQuickTest {
     assertTrue(sft.get("val_loss_end").getAsDouble() < sft.get("val_loss_start").getAsDouble(), "sft: " + sft);
     JsonObject rw = st.getAsJsonObject("reward");
     assertTrue(rw.get("heldout_pair_accuracy").getAsDouble() > 0.7, "reward model beats chance clearly: " + rw);
+    JsonObject rs = st.getAsJsonObject("rejection_sampling");
+    assertEquals(2, rs.get("iterations").getAsInt(), "rejection sampling: " + rs);
+    assertTrue(rs.get("reward_mean_chosen").getAsDouble() > rs.get("reward_mean_samples_last").getAsDouble(),
+        "the best of n scores above the mean sample: " + rs);
+    assertTrue(rs.get("reward_mean_samples_last").getAsDouble() > rs.get("reward_mean_samples").getAsDouble(),
+        "the fine-tuned policy's samples score higher under the reward model: " + rs);
     JsonObject ppo = st.getAsJsonObject("ppo");
     assertTrue(ppo.get("reward_end").getAsDouble() > ppo.get("reward_start").getAsDouble(), "ppo: " + ppo);
     assertTrue(Double.isFinite(ppo.get("kl_to_ref_end").getAsDouble()));

@@ -26,9 +26,12 @@ import org.jalign.train.sft.SftTrainer;
  * makes it common enough for PPO to reinforce.
  *
  * <p>Selection: blank responses are never chosen; among the rest the highest reward wins, ties going to the shorter
- * response, then the earlier sample. A prompt with only blank samples is skipped (counted in the result).
- * Sampling is deterministic for a seed: the prompts go in batches of {@link #BATCH_PROMPTS}, and batch {@code i}
- * (starting at prompt {@code i}) samples with {@code seed + i}.
+ * response, then the earlier candidate. A prompt with only blank candidates is skipped (counted in the result).
+ * Sampling is deterministic for a seed: the prompts go in batches of {@link #BATCH_PROMPTS}, and the batch starting
+ * at prompt {@code i} samples with {@code seed + i * n} (its first row, see {@link Generator#generateRows}).
+ *
+ * <p>Iterating (Llama 2 ran it over several iterations): a new trainer on the fine-tuned policy samples from it, so
+ * a behaviour the reward model chose in one iteration is sampled, and can be chosen, more often in the next.
  */
 public final class RejectionSamplingTrainer {
   /** Prompts per generation batch (each with its n samples). */
@@ -52,6 +55,7 @@ public final class RejectionSamplingTrainer {
   private final GenerationConfig sampling;
   private final SftConfig sft;
   private final int maxPromptTokens;
+  private boolean greedyCandidate;
 
   /**
    * @param policy the model to sample from and fine-tune (updated in place)
@@ -112,38 +116,75 @@ public final class RejectionSamplingTrainer {
     if (chosen.isEmpty()) {
       throw new IllegalStateException("every sample of every prompt was blank; nothing to fine-tune on");
     }
-    List<SftExample> examples = new ArrayList<>(chosen.size());
     double sampleSum = 0, chosenSum = 0;
     for (Choice c : chosen) {
-      examples.add(SftExample.of(c.prompt(), c.response()));
       sampleSum += c.meanReward();
       chosenSum += c.reward();
     }
-    SftResult r = new SftTrainer(policy, tok, sft, examples, List.of()).train();
+    SftResult r = fineTune(chosen);
     return new Result(List.copyOf(chosen), sampleSum / chosen.size(), chosenSum / chosen.size(),
         prompts.size() - chosen.size(), r, (System.nanoTime() - t0) / 1e9);
+  }
+
+  /** Fine-tunes the policy with SFT on chosen responses (those of {@link #select()}, or any the caller keeps). */
+  public SftResult fineTune(List<Choice> choices) {
+    if (choices == null || choices.isEmpty()) throw new IllegalArgumentException("no choices to fine-tune on");
+    List<SftExample> examples = new ArrayList<>(choices.size());
+    for (Choice c : choices) examples.add(SftExample.of(c.prompt(), c.response()));
+    return new SftTrainer(policy, tok, sft, examples, List.of()).train();
+  }
+
+  /**
+   * Also offers the policy's greedy response to every prompt as a candidate beside the n samples (default off). The
+   * chosen response then scores at least as high as the greedy one, so on a question the policy answers right (its
+   * greedy answer) a wrong sample can only be chosen where the reward function prefers it to the greedy answer.
+   * Fine-tuning then moves the policy off its own answers only where the reward function sees something better, as
+   * an "I don't know" where the policy would make one up, and not where the samples merely disagree on a fact.
+   * The mean sample reward still covers the n samples only.
+   */
+  public RejectionSamplingTrainer greedyCandidate(boolean on) {
+    this.greedyCandidate = on;
+    return this;
   }
 
   /** The best response of every prompt (prompts whose samples are all blank are left out); the policy is unchanged. */
   public List<Choice> select() {
     Generator gen = new Generator(policy, tok);
     ChatTemplate tmpl = new ChatTemplate(tok);
+    List<int[]> ids = new ArrayList<>(prompts.size());
+    for (String p : prompts) {
+      ids.add(tmpl.renderPrompt(p, maxPromptTokens, ChatTemplate.Truncation.KEEP_PROMPT_TAIL_RESPONSE_HEAD));
+    }
+    GenerationConfig greedy = sampling.toBuilder().temperature(0f).build();
     List<Choice> out = new ArrayList<>(prompts.size());
-    for (int from = 0; from < prompts.size(); from += BATCH_PROMPTS) {
-      List<String> chunk = prompts.subList(from, Math.min(prompts.size(), from + BATCH_PROMPTS));
-      List<int[]> ids = new ArrayList<>(chunk.size() * samples);
-      for (String p : chunk) {
-        int[] pid = tmpl.renderPrompt(p, maxPromptTokens, ChatTemplate.Truncation.KEEP_PROMPT_TAIL_RESPONSE_HEAD);
-        for (int j = 0; j < samples; j++) ids.add(pid);
+    // every call holds all samples of BATCH_PROMPTS prompts, so each call's rows are chosen among on their own
+    gen.generateRows(ids, samples, sampling, BATCH_PROMPTS * samples, (firstRow, r) -> {
+      int from = firstRow / samples;
+      int chunk = r.size() / samples;
+      GenerationResult g = greedyCandidate ? gen.generateIds(ids.subList(from, from + chunk), greedy, null) : null;
+      // candidates of prompt q: its greedy response first (when offered), then its samples
+      List<GenerationResult.Sequence> cands = new ArrayList<>();
+      List<Integer> owner = new ArrayList<>();
+      List<Boolean> sampled = new ArrayList<>();
+      for (int q = 0; q < chunk; q++) {
+        if (g != null) {
+          cands.add(g.row(q));
+          owner.add(q);
+          sampled.add(false);
+        }
+        for (int j = 0; j < samples; j++) {
+          cands.add(r.row(q * samples + j));
+          owner.add(q);
+          sampled.add(true);
+        }
       }
-      GenerationResult r = gen.generateIds(ids, sampling.toBuilder().seed(sampling.seed() + from).build(), null);
       List<int[]> scoredPrompts = new ArrayList<>();
       List<int[]> scoredResponses = new ArrayList<>();
       List<Integer> rows = new ArrayList<>();
-      for (int k = 0; k < ids.size(); k++) {
-        GenerationResult.Sequence s = r.row(k);
+      for (int k = 0; k < cands.size(); k++) {
+        GenerationResult.Sequence s = cands.get(k);
         if (s.text().isBlank() || s.generatedIds().length == 0) continue;
-        scoredPrompts.add(ids.get(k));
+        scoredPrompts.add(s.promptIds());
         scoredResponses.add(s.generatedIds());
         rows.add(k);
       }
@@ -153,28 +194,31 @@ public final class RejectionSamplingTrainer {
             + " responses");
       }
       int at = 0;
-      for (int q = 0; q < chunk.size(); q++) {
+      for (int q = 0; q < chunk; q++) {
         int best = -1;
         double sum = 0;
         int n = 0;
-        for (; at < rows.size() && rows.get(at) < (q + 1) * samples; at++) {
+        for (; at < rows.size() && owner.get(rows.get(at)) == q; at++) {
           float v = sc[at];
           if (!Float.isFinite(v)) {
-            throw new IllegalStateException("the reward function returned " + v + " for a sample of prompt "
+            throw new IllegalStateException("the reward function returned " + v + " for a response to prompt "
                 + (from + q));
           }
-          sum += v;
-          n++;
+          if (sampled.get(rows.get(at))) {
+            sum += v;
+            n++;
+          }
           if (best < 0 || v > sc[best]
               || (v == sc[best] && scoredResponses.get(at).length < scoredResponses.get(best).length)) {
             best = at;
           }
         }
         if (best >= 0) {
-          out.add(new Choice(chunk.get(q), r.row(rows.get(best)).text().strip(), sc[best], sum / n));
+          out.add(new Choice(prompts.get(from + q), cands.get(rows.get(best)).text().strip(), sc[best],
+              n > 0 ? sum / n : sc[best]));
         }
       }
-    }
+    });
     return out;
   }
 }

@@ -112,6 +112,87 @@ class RejectionSamplingTrainerTest {
   }
 
   @Test
+  void theGreedyCandidateIsChosenUnlessASampleScoresHigher() {
+    int n = 3;
+    try (Gpt policy = tiny(55)) {
+      ChatTemplate tmpl = new ChatTemplate(TOK);
+      List<int[]> one = new ArrayList<>(), rep = new ArrayList<>();
+      for (String p : PROMPTS) {
+        int[] pid = tmpl.renderPrompt(p, TINY.contextLength() - MAX_NEW, ChatTemplate.Truncation.KEEP_PROMPT_TAIL_RESPONSE_HEAD);
+        one.add(pid);
+        for (int j = 0; j < n; j++) rep.add(pid);
+      }
+      Generator gen = new Generator(policy, TOK);
+      GenerationResult greedy = gen.generateIds(one, sampling(12).toBuilder().temperature(0f).build(), null);
+      GenerationResult samples = gen.generateIds(rep, sampling(12), null);
+      // on the first half of the prompts the reward prefers the greedy response above all; elsewhere it counts
+      // distinct tokens, which a sample usually has more of than a greedy (repetitive) response
+      RewardFunction prefersGreedyOnFirstHalf = (prompts, responses) -> {
+        float[] out = new float[responses.size()];
+        for (int i = 0; i < out.length; i++) {
+          int q = -1;
+          for (int k = 0; k < one.size(); k++) if (Arrays.equals(one.get(k), prompts.get(i))) q = k;
+          boolean isGreedy = q >= 0 && Arrays.equals(responses.get(i), greedy.row(q).generatedIds());
+          out[i] = q < PROMPTS.size() / 2 && isGreedy ? 100f
+              : (float) Arrays.stream(responses.get(i)).distinct().count();
+        }
+        return out;
+      };
+      List<RejectionSamplingTrainer.Choice> got = new RejectionSamplingTrainer(policy, TOK, prefersGreedyOnFirstHalf,
+          PROMPTS, n, sampling(12), new SftConfig()).greedyCandidate(true).select();
+      assertEquals(PROMPTS.size(), got.size(), "a non-blank greedy response leaves no prompt out");
+      int fromSample = 0;
+      for (int q = 0; q < PROMPTS.size(); q++) {
+        float g = prefersGreedyOnFirstHalf.score(List.of(one.get(q)), List.of(greedy.row(q).generatedIds()))[0];
+        float best = g;
+        String bestText = greedy.row(q).text().strip();
+        int bestLen = greedy.row(q).generatedIds().length;
+        double sum = 0;
+        int count = 0;
+        for (int j = 0; j < n; j++) { // the same rule: higher reward, then shorter, then earlier (greedy first)
+          GenerationResult.Sequence s = samples.row(q * n + j);
+          if (s.text().isBlank()) continue;
+          float v = prefersGreedyOnFirstHalf.score(List.of(one.get(q)), List.of(s.generatedIds()))[0];
+          sum += v;
+          count++;
+          if (v > best || (v == best && s.generatedIds().length < bestLen)) {
+            best = v;
+            bestText = s.text().strip();
+            bestLen = s.generatedIds().length;
+          }
+        }
+        RejectionSamplingTrainer.Choice c = got.get(q);
+        assertEquals(best, c.reward(), 1e-6, "prompt " + q);
+        assertEquals(bestText, c.response(), "prompt " + q);
+        assertTrue(c.reward() >= g, "the choice scores at least the greedy response");
+        if (count > 0) assertEquals(sum / count, c.meanReward(), 1e-5, "the mean covers the samples only");
+        if (q < PROMPTS.size() / 2) assertEquals(greedy.row(q).text().strip(), c.response(), "prompt " + q);
+        if (!c.response().equals(greedy.row(q).text().strip())) fromSample++;
+      }
+      assertTrue(fromSample > 0, "where the reward prefers a sample, the sample is chosen");
+    }
+  }
+
+  @Test
+  void aSecondIterationSamplesFromTheFineTunedPolicy() {
+    try (Gpt policy = tiny(54)) {
+      SftConfig sft = new SftConfig().batchSize(4).maxSteps(30).lr(3e-3f).seed(1).progress(false).out(null);
+      RejectionSamplingTrainer first = new RejectionSamplingTrainer(policy, TOK, LIKES_E, PROMPTS, 4, sampling(5), sft);
+      RejectionSamplingTrainer.Result one = first.train();
+      RejectionSamplingTrainer.Result two = new RejectionSamplingTrainer(policy, TOK, LIKES_E, PROMPTS, 4, sampling(6),
+          sft).train();
+      assertTrue(two.meanSampleReward() > one.meanSampleReward(), "the fine-tuned policy's samples score higher: "
+          + one.meanSampleReward() + " -> " + two.meanSampleReward());
+      // fineTune alone trains on whatever choices it is given
+      float[] before = policy.paramsToArray();
+      first.fineTune(one.chosen());
+      assertFalse(Arrays.equals(before, policy.paramsToArray()));
+      IllegalArgumentException none = assertThrows(IllegalArgumentException.class, () -> first.fineTune(List.of()));
+      assertTrue(none.getMessage().contains("no choices"), none.getMessage());
+    }
+  }
+
+  @Test
   void badSettingsAreRefusedWithAReason() {
     try (Gpt policy = tiny(53)) {
       SftConfig sft = new SftConfig();
