@@ -95,4 +95,22 @@ public final class AlignFixtures {
     for (int i = 0; i < g.length; i++) out[i] = idx[i];
     return out;
   }
+
+  /**
+   * Checks d loss / d trunk against {@link #centralDiff} (eps 1e-2) at {@code count} parameters: every
+   * {@code stride}-th of the trunk's gradient entries ordered by magnitude. The gradient must be in the trunk's
+   * grads already; {@code what} ends each failure message.
+   */
+  public static void assertTrunkGradients(Gpt trunk, int count, int stride, java.util.function.DoubleSupplier loss,
+      String what) {
+    float[] g = trunk.grads().toFloatArray();
+    float[] p0 = trunk.paramsToArray();
+    int[] idx = byMagnitude(g);
+    for (int k = 0; k < count; k++) {
+      int i = idx[k * stride];
+      double fd = centralDiff(p0, i, 1e-2, trunk::loadParams, loss);
+      org.junit.jupiter.api.Assertions.assertEquals(fd, g[i], 0.05 * Math.abs(fd) + 5e-4,
+          "d loss / d trunk[" + i + "]" + what);
+    }
+  }
 }

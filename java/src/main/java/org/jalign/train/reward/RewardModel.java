@@ -120,10 +120,7 @@ public final class RewardModel implements RewardFunction, AutoCloseable {
       }
       return new RewardModel(trunk, head, reference, gate);
     } catch (RuntimeException e) {
-      if (gate != null) gate.close();
-      if (reference != null) reference.close();
-      if (head != null) head.close();
-      if (trunk != null) trunk.close();
+      release(trunk, head, reference, gate);
       throw e;
     }
   }
@@ -432,10 +429,7 @@ public final class RewardModel implements RewardFunction, AutoCloseable {
         if (m != null && s != null) rm.setNormalization(m, s);
         return rm;
       } catch (RuntimeException | IOException e) {
-        if (gate != null) gate.close();
-        if (reference != null) reference.close();
-        if (head != null) head.close();
-        if (trunk != null) trunk.close();
+        release(trunk, head, reference, gate);
         throw e;
       }
     }
@@ -443,9 +437,14 @@ public final class RewardModel implements RewardFunction, AutoCloseable {
 
   @Override
   public void close() {
+    release(trunk, head, reference, gate);
+  }
+
+  /** Closes the parts that exist (any may be null), gate first and trunk last. */
+  private static void release(Gpt trunk, ScalarHead head, Gpt reference, ScalarHead gate) {
     if (gate != null) gate.close();
     if (reference != null) reference.close();
-    head.close();
-    trunk.close();
+    if (head != null) head.close();
+    if (trunk != null) trunk.close();
   }
 }
