@@ -34,6 +34,10 @@ final class LifecycleCommand implements Callable<Integer> {
   @Option(names = "--sft-steps", description = "SFT steps (default: 400, quick 150).")
   Integer sftSteps;
 
+  @Option(names = "--sft-ptx-coef", paramLabel = "W", description = "SFT-ptx: weight of the language-model loss on "
+      + "the pretraining corpus added to every SFT step, so SFT keeps the world's facts (0 = plain SFT; default: 1).")
+  Float sftPtxCoef;
+
   @Option(names = "--reward-steps", description = "Reward-model steps (default: 500, quick 160).")
   Integer rewardSteps;
 
@@ -50,7 +54,7 @@ final class LifecycleCommand implements Callable<Integer> {
 
   @Option(names = "--ppo-ptx-coef", description = "PPO-ptx: weight of the language-model loss on the pretraining "
       + "corpus mixed into every PPO policy update, so the policy keeps the world's facts (0 = plain PPO; "
-      + "default: 0).")
+      + "default: 1).")
   Float ppoPtxCoef;
 
   @Option(names = "--rejection-samples", paramLabel = "N", description = "Rejection-sampling fine-tuning before PPO: "
@@ -61,6 +65,10 @@ final class LifecycleCommand implements Callable<Integer> {
   @Option(names = "--rejection-iterations", paramLabel = "N", description = "Iterations of rejection sampling: each "
       + "samples from the policy the previous one fine-tuned (default: 2).")
   Integer rejectionIterations;
+
+  @Option(names = "--rejection-ptx-coef", paramLabel = "W", description = "Weight of the language-model loss on the "
+      + "pretraining corpus added to every rejection-sampling fine-tuning step (0 = off; default: 1).")
+  Float rejectionPtxCoef;
 
   @Option(names = "--rejection-greedy", negatable = true, fallbackValue = "true",
       description = "Offer the policy's greedy response beside the samples in rejection sampling, so every choice "
@@ -93,6 +101,8 @@ final class LifecycleCommand implements Callable<Integer> {
     if (ppoLr != null) c.ppoLr = ppoLr;
     if (rejectionIterations != null) c.rejectionIterations = rejectionIterations;
     if (rejectionGreedy != null) c.rejectionGreedy = rejectionGreedy;
+    if (sftPtxCoef != null) c.sftPtxCoef = sftPtxCoef;
+    if (rejectionPtxCoef != null) c.rejectionPtxCoef = rejectionPtxCoef;
     new Lifecycle(c).run();
     return 0;
   }

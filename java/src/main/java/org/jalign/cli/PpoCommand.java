@@ -122,17 +122,7 @@ final class PpoCommand implements Callable<Integer> {
   @Option(names = "--top-p", paramLabel = "P", description = "Rollout nucleus top-p, 1 = off (default: ${DEFAULT-VALUE}).")
   float topP = 1f;
 
-  @Option(names = "--ptx-text", paramLabel = "FILE", arity = "1..*", description = "PPO-ptx: plain-text file(s) (e.g. the pretraining corpus; paragraphs separated by blank lines) whose language-model loss, weighted by --ptx-coef, joins every policy update so the policy keeps what it learned from them.")
-  List<Path> ptxText;
-
-  @Option(names = "--ptx-coef", paramLabel = "G", description = "PPO-ptx weight of the language-model loss; used with --ptx-text (default: ${DEFAULT-VALUE}).")
-  float ptxCoef = 0.5f;
-
-  @Option(names = "--ptx-batch-size", paramLabel = "N", description = "PPO-ptx windows of text per policy update (default: ${DEFAULT-VALUE}).")
-  int ptxBatchSize = 8;
-
-  @Option(names = "--ptx-seq-len", paramLabel = "T", description = "PPO-ptx tokens per window, at most the context length (default: ${DEFAULT-VALUE}).")
-  int ptxSeqLen = 64;
+  @Mixin PtxOptions ptx;
 
   @Option(names = "--seed", paramLabel = "SEED", description = "Sampling and shuffling seed (default: ${DEFAULT-VALUE}).")
   long seed = 0;
@@ -146,17 +136,14 @@ final class PpoCommand implements Callable<Integer> {
         .valueClipRange(valueClipRange).vfCoef(vfCoef).entropyCoef(entropyCoef).klCoef(klCoef).adaptiveKl(adaptiveKl)
         .klTarget(klTarget).klHorizon(klHorizon).whitenAdvantages(!noWhiten).approxKlBound(approxKlBound)
         .rewardClip(rewardClip).missingEosPenalty(missingEosPenalty).responseLength(responseLength)
-        .temperature(temperature).topK(topK).topP(topP).ptxCoef(ptxText == null ? 0f : ptxCoef)
-        .ptxBatchSize(ptxBatchSize).ptxSeqLen(ptxSeqLen).seed(seed).progress(progress).build();
+        .temperature(temperature).topK(topK).topP(topP).ptxCoef(ptx.coef())
+        .ptxBatchSize(ptx.ptxBatchSize).ptxSeqLen(ptx.ptxSeqLen).seed(seed).progress(progress).build();
   }
 
   @Override
   public Integer call() throws Exception {
     PpoConfig cfg = config();
-    if (ptxText != null && !(ptxCoef > 0)) {
-      throw new IllegalArgumentException("--ptx-coef must be > 0 with --ptx-text, got " + ptxCoef);
-    }
-    List<String> ptxDocs = ptxText == null ? null : PretrainCommand.readDocuments(ptxText, "--ptx-text");
+    List<String> ptxDocs = ptx.documents();
     try (Backend backend = device.open()) {
       StageOptions.Loaded m = StageOptions.loadModel(policy, backend);
       try (Gpt pol = m.model();
@@ -173,14 +160,8 @@ final class PpoCommand implements Callable<Integer> {
           ids.add(tmpl.renderPrompt(p.prompt(), maxPrompt, ChatTemplate.Truncation.KEEP_PROMPT_TAIL_RESPONSE_HEAD));
         }
         try (PpoTrainer tr = PpoTrainer.fromPromptIds(pol, ref, rm, m.tokenizer(), cfg, ids, null)) {
-          if (ptxDocs != null) {
-            TokenSource tokens = TokenSource.ofDocuments(ptxDocs, m.tokenizer());
-            if (tokens.size() < cfg.ptxSeqLen() + 1) {
-              throw new IllegalArgumentException("--ptx-text has " + tokens.size() + " tokens, fewer than one window of "
-                  + "--ptx-seq-len + 1 = " + (cfg.ptxSeqLen() + 1));
-            }
-            tr.pretrainData(tokens);
-          }
+          TokenSource text = ptx.tokens(ptxDocs, m.tokenizer());
+          if (text != null) tr.pretrainData(text);
           if (resume != null) tr.resume(resume);
           PpoResult r = tr.train();
           StageOptions.saveModel(out, pol, m.tokenizer(), "ppo");

@@ -6,6 +6,7 @@ import java.util.concurrent.Callable;
 import org.jalign.backend.Backend;
 import org.jalign.data.ChatTemplate;
 import org.jalign.data.SftExample;
+import org.jalign.data.TokenSource;
 import org.jalign.train.StageData;
 import org.jalign.train.sft.SftConfig;
 import org.jalign.train.sft.SftResult;
@@ -39,17 +40,24 @@ final class SftCommand implements Callable<Integer> {
 
   @Mixin StageOptions options;
 
+  @Mixin PtxOptions ptx;
+
   @Override
   public Integer call() throws Exception {
+    List<String> ptxDocs = ptx.documents();
     try (Backend backend = device.open()) {
       StageOptions.Loaded m = StageOptions.loadModel(model, backend);
       try (var policy = m.model()) {
-        SftConfig cfg = options.apply(new SftConfig()).allAssistantTurns(!lastTurnOnly);
+        SftConfig cfg = options.apply(new SftConfig()).allAssistantTurns(!lastTurnOnly).ptxCoef(ptx.coef())
+            .ptxBatchSize(ptx.ptxBatchSize).ptxSeqLen(ptx.ptxSeqLen);
         ChatTemplate tmpl = new ChatTemplate(m.tokenizer(), !lastTurnOnly);
         int maxLen = cfg.effectiveMaxLength(policy.config().contextLength());
         List<SftExample> tr = StageData.readSft(train, tmpl, maxLen, cfg.truncation());
         List<SftExample> ev = eval == null ? List.of() : StageData.readSft(eval, tmpl, maxLen, cfg.truncation());
-        SftResult r = new SftTrainer(policy, m.tokenizer(), cfg, tr, ev).train();
+        SftTrainer trainer = new SftTrainer(policy, m.tokenizer(), cfg, tr, ev);
+        TokenSource text = ptx.tokens(ptxDocs, m.tokenizer());
+        if (text != null) trainer.pretrainData(text);
+        SftResult r = trainer.train();
         StageOptions.saveModel(out, policy, m.tokenizer(), "sft");
         System.out.printf(java.util.Locale.ROOT, "wrote %s (eval loss %.4f -> %.4f)%n", out, r.evalLossStart(),
             r.evalLossEnd());

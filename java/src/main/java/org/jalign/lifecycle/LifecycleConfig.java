@@ -41,6 +41,13 @@ public final class LifecycleConfig {
   public int sftBatch = 16;
   /** SFT learning rate. Default 1e-3. */
   public float sftLr = 1e-3f;
+  /**
+   * SFT-ptx: weight of the language-model loss on the pretraining corpus added to every SFT step (0 = plain SFT).
+   * Default 1: without it SFT overwrites much of what pretraining taught (the corpus loss rises from about 0.45 to
+   * 2.5), so the SFT model, the reward model's likelihood gate and every later policy know fewer of the world's
+   * facts (see BENCHMARKS.md).
+   */
+  public float sftPtxCoef = 1f;
   /** Reward-model optimizer steps. Default 500 (quick: 160). */
   public int rewardSteps = 500;
   /** Ranking groups per reward-model step. Default 8. */
@@ -75,6 +82,11 @@ public final class LifecycleConfig {
   public int rejectionSteps = 100;
   /** Learning rate of the rejection-sampling stage. Default 3e-4. */
   public float rejectionLr = 3e-4f;
+  /**
+   * Weight of the language-model loss on the pretraining corpus added to every rejection-sampling fine-tuning step
+   * (0 = off), as {@link #sftPtxCoef} does for SFT. Default 1.
+   */
+  public float rejectionPtxCoef = 1f;
   /** PPO steps (rollout + update rounds). Default 40 (quick: 40). */
   public int ppoSteps = 40;
   /** Prompts per PPO rollout. Default 32 (quick: 16). */
@@ -86,10 +98,10 @@ public final class LifecycleConfig {
   public float ppoLr = 2.5e-5f;
   /**
    * PPO-ptx: weight of the language-model loss on the pretraining corpus mixed into every PPO policy update (0 =
-   * plain PPO). Default 0: with the likelihood-gated reward model checking facts, PPO-ptx no longer helps the
-   * evaluation, and its pull towards the corpus' statements suppresses clarifying questions (see BENCHMARKS.md).
+   * plain PPO). Default 1: SFT and rejection sampling keep the corpus (SFT-ptx), and PPO-ptx keeps it through PPO,
+   * where the reward model cannot check the facts the policy half knows (see BENCHMARKS.md).
    */
-  public float ppoPtxCoef = 0f;
+  public float ppoPtxCoef = 1f;
   /**
    * RLHF rounds. After the first PPO round, each further round has the oracle rank the current policy's own
    * samples (with the world's candidates beside them), refreshes the reward model on those rankings for
@@ -174,6 +186,7 @@ public final class LifecycleConfig {
     }
     positive("sftSteps", sftSteps);
     positive("sftBatch", sftBatch);
+    nonNegativeCoef("sftPtxCoef", sftPtxCoef);
     positive("rewardSteps", rewardSteps);
     positive("rewardBatch", rewardBatch);
     if (rewardK < 2) throw new IllegalArgumentException("rewardK must be >= 2, got " + rewardK);
@@ -182,9 +195,7 @@ public final class LifecycleConfig {
     if (!(ppoLr > 0 && Float.isFinite(ppoLr))) {
       throw new IllegalArgumentException("ppoLr must be finite and > 0, got " + ppoLr);
     }
-    if (!(ppoPtxCoef >= 0 && Float.isFinite(ppoPtxCoef))) {
-      throw new IllegalArgumentException("ppoPtxCoef must be finite and >= 0, got " + ppoPtxCoef);
-    }
+    nonNegativeCoef("ppoPtxCoef", ppoPtxCoef);
     positive("maxNewTokens", maxNewTokens);
     positive("rlhfRounds", rlhfRounds);
     positive("rewardRefreshSteps", rewardRefreshSteps);
@@ -196,11 +207,16 @@ public final class LifecycleConfig {
     if (!(rejectionLr > 0 && Float.isFinite(rejectionLr))) {
       throw new IllegalArgumentException("rejectionLr must be finite and > 0, got " + rejectionLr);
     }
+    nonNegativeCoef("rejectionPtxCoef", rejectionPtxCoef);
     if (refreshSamples < 1 || refreshSamples > rewardK) {
       throw new IllegalArgumentException("refreshSamples must be in [1, rewardK=" + rewardK + "], got " + refreshSamples);
     }
     if (evalPerKind < 0) throw new IllegalArgumentException("evalPerKind must be >= 0, got " + evalPerKind);
     return this;
+  }
+
+  private static void nonNegativeCoef(String name, float v) {
+    if (!(v >= 0 && Float.isFinite(v))) throw new IllegalArgumentException(name + " must be finite and >= 0, got " + v);
   }
 
   private static void positive(String name, long v) {

@@ -106,8 +106,10 @@ final class StageRunner {
     List<SftExample> train = all.subList(nEval, all.size());
     SftConfig sc = new SftConfig().batchSize(cfg.sftBatch).maxSteps(cfg.sftSteps).epochs(1000).lr(cfg.sftLr)
         .warmupSteps(Math.max(1, cfg.sftSteps / 20)).minLrFraction(0.1).maxLength(cfg.contextLength)
-        .seed(cfg.seed).progress(cfg.progress).out(lc.out());
-    SftResult r = new SftTrainer(policy, lc.tokenizer(), sc, train, eval).train();
+        .seed(cfg.seed).progress(cfg.progress).out(lc.out()).ptxCoef(cfg.sftPtxCoef).ptxSeqLen(ptxSeqLen());
+    SftTrainer trainer = new SftTrainer(policy, lc.tokenizer(), sc, train, eval);
+    if (cfg.sftPtxCoef > 0) trainer.pretrainData(lc.corpus());
+    SftResult r = trainer.train();
     double secs = Lifecycle.secs(t);
     if (cfg.progress) lc.out().println();
     lc.say(String.format("sft: %d steps, response-token eval loss %.3f -> %.3f, %.0f tok/s, %.0f s", cfg.sftSteps,
@@ -116,8 +118,11 @@ final class StageRunner {
     s.put("val_loss_start", r.evalLossStart());
     s.put("val_loss_end", r.evalLossEnd());
     s.put("tokens_per_second", r.tokensPerSecond());
+    s.put("ptx_coef", (double) cfg.sftPtxCoef);
+    if (cfg.sftPtxCoef > 0) s.put("ptx_loss_end", tailMean(r.history(), "ptx_loss"));
     lc.stage("sft", secs, s);
     series("sft", "train loss", r.history(), "loss");
+    series("sft", "pretraining-text loss", r.history(), "ptx_loss");
     lc.saveModel(policy, "sft.ckpt", "sft");
   }
 
@@ -192,19 +197,23 @@ final class StageRunner {
     for (Prompt p : lc.world().prompts(Split.RL)) prompts.add(p.text());
     int iterations = cfg.rejectionIterations;
     double firstSampleMean = Double.NaN, lastSampleMean = Double.NaN, lastChosenMean = Double.NaN;
-    double lossStart = Double.NaN, lossEnd = Double.NaN;
+    double lossStart = Double.NaN, lossEnd = Double.NaN, ptxEnd = Double.NaN;
     int skipped = 0;
     for (int it = 1; it <= iterations; it++) {
       GenerationConfig sampling = GenerationConfig.builder().maxNewTokens(cfg.maxNewTokens).temperature(1f)
           .seed(cfg.seed * 13 + 5 + 7919L * (it - 1)).build();
       SftConfig sc = new SftConfig().batchSize(cfg.sftBatch).maxSteps(cfg.rejectionSteps).epochs(1000)
           .lr(cfg.rejectionLr).warmupSteps(Math.max(1, cfg.rejectionSteps / 20)).minLrFraction(0.1)
-          .maxLength(cfg.contextLength).seed(cfg.seed + 17 + it - 1).progress(false).out(null); // summary below
-      RejectionSamplingTrainer.Result r = new RejectionSamplingTrainer(policy, lc.tokenizer(), rm, prompts,
-          cfg.rejectionSamples, sampling, sc).greedyCandidate(cfg.rejectionGreedy).train();
+          .maxLength(cfg.contextLength).seed(cfg.seed + 17 + it - 1).progress(false).out(null) // summary below
+          .ptxCoef(cfg.rejectionPtxCoef).ptxSeqLen(ptxSeqLen());
+      RejectionSamplingTrainer trainer = new RejectionSamplingTrainer(policy, lc.tokenizer(), rm, prompts,
+          cfg.rejectionSamples, sampling, sc).greedyCandidate(cfg.rejectionGreedy);
+      if (cfg.rejectionPtxCoef > 0) trainer.pretrainData(lc.corpus());
+      RejectionSamplingTrainer.Result r = trainer.train();
       List<Map<String, Double>> h = r.sft().history();
       lossStart = h.get(0).get("loss");
       lossEnd = h.get(h.size() - 1).get("loss");
+      if (cfg.rejectionPtxCoef > 0) ptxEnd = tailMean(h, "ptx_loss");
       if (it == 1) firstSampleMean = r.meanSampleReward();
       lastSampleMean = r.meanSampleReward();
       lastChosenMean = r.meanChosenReward();
@@ -228,6 +237,8 @@ final class StageRunner {
     s.put("reward_mean_chosen", lastChosenMean);
     s.put("loss_start", lossStart);
     s.put("loss_end", lossEnd);
+    s.put("ptx_coef", (double) cfg.rejectionPtxCoef);
+    if (cfg.rejectionPtxCoef > 0) s.put("ptx_loss_end", ptxEnd);
     lc.stage("rejection_sampling", secs, s);
   }
 
@@ -252,7 +263,7 @@ final class StageRunner {
     long t = System.nanoTime();
     PpoConfig pc = PpoConfig.builder().steps(cfg.ppoSteps).batchSize(cfg.ppoBatch).lr(cfg.ppoLr)
         .klCoef(cfg.ppoKlCoef).ptxCoef(cfg.ppoPtxCoef)
-        .ptxSeqLen(Math.min(64, cfg.pretrainSeqLen)).responseLength(cfg.maxNewTokens)
+        .ptxSeqLen(ptxSeqLen()).responseLength(cfg.maxNewTokens)
         .seed(cfg.seed + 1000L * (round - 1)).progress(cfg.progress).out(lc.out()).build();
     try (PpoTrainer trainer = PpoTrainer.fromPromptIds(policy, reference, rm, lc.tokenizer(), pc, promptIds,
         rm.trunk())) {
@@ -348,6 +359,17 @@ final class StageRunner {
         "response_length", "ptx_loss"}) {
       series("ppo", key, history, key);
     }
+  }
+
+  /** Windows of pretraining text in SFT-ptx, rejection sampling and PPO-ptx: 64 tokens, or less in a small run. */
+  private int ptxSeqLen() {
+    return Math.min(64, cfg.pretrainSeqLen);
+  }
+
+  /** The mean of a history key over the last (up to) 10 steps: a smoother end value than the last step's. */
+  private static double tailMean(List<Map<String, Double>> history, String key) {
+    int n = Math.min(10, history.size());
+    return windowMean(history, key, history.size() - n, n);
   }
 
   private static double windowMean(List<Map<String, Double>> history, String key, int from, int n) {

@@ -8,6 +8,8 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import org.jalign.data.ChatMessage;
 import org.jalign.data.ChatTemplate;
+import org.jalign.data.TokenBatcher;
+import org.jalign.data.TokenSource;
 import org.jalign.model.Gpt;
 import org.jalign.model.GptConfig;
 import org.jalign.model.ParamSpec;
@@ -37,6 +39,24 @@ public final class StageSupport {
     for (ParamSpec s : mc.paramSpecs()) ranges.add(new AdamW.Range(s.offset(), s.numel(), DECAYED.contains(s.name())));
     opt.setDecayRanges(ranges);
     return opt;
+  }
+
+  /**
+   * Random windows of pretraining text for a language-model loss mixed into fine-tuning (SFT-ptx, PPO-ptx):
+   * {@code windows} rows of {@code seqLen} tokens, drawn with a stream derived from {@code seed}. Checks that the
+   * windows fit the model's context and the text's ids its vocabulary.
+   */
+  public static TokenBatcher ptxBatcher(Gpt model, TokenSource source, int windows, int seqLen, long seed) {
+    if (source == null) throw new IllegalArgumentException("pretraining data is null");
+    int ctx = model.config().contextLength();
+    if (seqLen > ctx) {
+      throw new IllegalArgumentException("ptxSeqLen " + seqLen + " exceeds the model's context length " + ctx);
+    }
+    if (source.vocabSize() > model.config().vocabSize()) {
+      throw new IllegalArgumentException("the pretraining data has a vocabulary of " + source.vocabSize()
+          + " ids, the model only " + model.config().vocabSize());
+    }
+    return new TokenBatcher(source, windows, seqLen, TokenBatcher.Order.RANDOM, seed ^ 0x7F4A7C159E3779B9L);
   }
 
   /** Warm-up then cosine to lr·minLrFraction over the run (constant when the fraction is 1). */

@@ -71,7 +71,9 @@ class StageCommandsTest {
     Files.writeString(ranks, "{\"prompt\":\"ab\",\"responses\":[\"x\",\"AB\",\"ab\"],\"ranking\":[1,2,0]}\n"
         + "{\"prompt\":\"cd\",\"chosen\":\"CD\",\"rejected\":\"zz\"}\n");
     Path sftOut = dir.resolve("sft.ckpt"), rmOut = dir.resolve("rm.ckpt"), dpoOut = dir.resolve("dpo.ckpt");
-    Path gatedOut = dir.resolve("rm-gated.ckpt");
+    Path gatedOut = dir.resolve("rm-gated.ckpt"), ptxOut = dir.resolve("sft-ptx.ckpt");
+    Path text = dir.resolve("corpus.txt");
+    Files.writeString(text, "the cat sat on the mat.\n\nthe dog ran up the hill and down again.\n".repeat(4));
     PrintStream old = System.out;
     System.setOut(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
     try {
@@ -83,11 +85,19 @@ class StageCommandsTest {
           dpoOut.toString(), "--max-steps", "2", "--beta", "0.2"));
       assertEquals(0, Main.run("reward", "--model", sftOut.toString(), "--train", ranks.toString(), "--out",
           gatedOut.toString(), "--max-steps", "2", "--likelihood-gate"));
+      assertEquals(0, Main.run("sft", "--model", base.toString(), "--train", sft.toString(), "--out",
+          ptxOut.toString(), "--max-steps", "3", "--batch-size", "2", "--lr", "1e-3", "--ptx-text", text.toString(),
+          "--ptx-coef", "1", "--ptx-batch-size", "2", "--ptx-seq-len", "16"));
     } finally {
       System.setOut(old);
     }
     assertFalse(Arrays.equals(params(base), params(sftOut)));
     assertFalse(Arrays.equals(params(sftOut), params(dpoOut)));
+    assertFalse(Arrays.equals(params(sftOut), params(ptxOut)), "--ptx-text changes the fine-tuning");
+    CliRun zero = CliRun.run("sft", "--model", base.toString(), "--train", sft.toString(), "--out",
+        dir.resolve("o.ckpt").toString(), "--ptx-text", text.toString(), "--ptx-coef", "0");
+    assertEquals(1, zero.rc());
+    assertTrue(zero.err().contains("--ptx-coef must be > 0 with --ptx-text"), zero.err());
     try (RewardModel rm = RewardModel.load(rmOut, CPU)) {
       assertTrue(rm.std() > 0);
       assertFalse(rm.hasLikelihoodGate());

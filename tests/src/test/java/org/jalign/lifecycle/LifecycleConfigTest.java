@@ -40,6 +40,8 @@ class LifecycleConfigTest {
     refused("ppoPtxCoef must be finite and >= 0", c -> c.ppoPtxCoef = -1f);
     refused("ppoPtxCoef must be finite and >= 0", c -> c.ppoPtxCoef = Float.NaN);
     refused("rlhfRounds must be > 0", c -> c.rlhfRounds = 0);
+    refused("sftPtxCoef must be finite and >= 0", c -> c.sftPtxCoef = -0.1f);
+    refused("rejectionPtxCoef must be finite and >= 0", c -> c.rejectionPtxCoef = Float.POSITIVE_INFINITY);
   }
 
   @Test

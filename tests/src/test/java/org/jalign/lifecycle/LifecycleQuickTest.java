@@ -36,6 +36,9 @@ class LifecycleQuickTest {
     assertTrue(pre.get("tokens").getAsDouble() > 0);
     JsonObject sft = st.getAsJsonObject("sft");
     assertTrue(sft.get("val_loss_end").getAsDouble() < sft.get("val_loss_start").getAsDouble(), "sft: " + sft);
+    assertEquals(1.0, sft.get("ptx_coef").getAsDouble());
+    assertTrue(sft.get("ptx_loss_end").getAsDouble() < pre.get("val_loss_end").getAsDouble() + 0.5,
+        "SFT-ptx keeps the model a language model of the corpus: " + sft + " vs pretraining " + pre);
     JsonObject rw = st.getAsJsonObject("reward");
     assertTrue(rw.get("heldout_pair_accuracy").getAsDouble() > 0.7, "reward model beats chance clearly: " + rw);
     JsonObject rs = st.getAsJsonObject("rejection_sampling");

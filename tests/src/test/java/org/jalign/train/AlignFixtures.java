@@ -4,6 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import org.jalign.backend.CpuBackend;
+import org.jalign.data.TokenBatcher;
+import org.jalign.data.TokenSource;
 import org.jalign.model.Gpt;
 import org.jalign.model.GptConfig;
 import org.jalign.tensor.Tensor;
@@ -28,6 +30,30 @@ public final class AlignFixtures {
       CPU.sumSquares(CPU.fromArray(new float[] {1f}, 1));
     }
     return CPU.liveBytes();
+  }
+
+  /** Pretraining text of the ptx tests: upper-case sentences of eleven words (about 4000 bytes). */
+  public static final TokenSource SENTENCES;
+
+  static {
+    StringBuilder sb = new StringBuilder();
+    String[] words = {"THE", "CAT", "SAT", "ON", "A", "MAT", "AND", "DOG", "RAN", "TO", "HILL"};
+    java.util.Random rnd = new java.util.Random(3);
+    while (sb.length() < 4000) sb.append(words[rnd.nextInt(words.length)]).append(rnd.nextInt(6) == 0 ? ". " : " ");
+    SENTENCES = TokenSource.of(TOK.encode(sb.toString()), TOK.vocabSize());
+  }
+
+  /** Mean next-token loss of a model on a fixed set of windows of a text (4 batches of 8 x 24 tokens). */
+  public static double textLoss(Gpt m, TokenSource text) {
+    TokenBatcher b = new TokenBatcher(text, 8, 24, TokenBatcher.Order.RANDOM, 99);
+    double sum = 0;
+    for (int i = 0; i < 4; i++) {
+      TokenBatcher.Batch x = b.next();
+      m.zeroGrad();
+      sum += m.lossAndBackward(x.inputs(), x.targets(), null, x.batch(), x.time(), null, null);
+    }
+    m.zeroGrad();
+    return sum / 4;
   }
 
   public static Gpt tiny(long seed) {

@@ -30,6 +30,7 @@ import org.jalign.tensor.DType;
 import org.jalign.tensor.Scope;
 import org.jalign.tensor.Tensor;
 import org.jalign.text.Tokenizer;
+import org.jalign.train.StageSupport;
 
 /**
  * PPO-RLHF (Ziegler et al. 2019; Ouyang et al. 2022; the loop of TRL's PPO trainer) of a policy {@link Gpt}
@@ -245,19 +246,8 @@ public final class PpoTrainer implements AutoCloseable {
    * Call before {@link #train()} and before {@link #resume}. Returns this trainer.
    */
   public PpoTrainer pretrainData(TokenSource source) {
-    if (source == null) throw new IllegalArgumentException("pretraining data is null");
     if (trained) throw new IllegalStateException("pretrainData must be set before train()");
-    int ctx = policy.config().contextLength();
-    if (cfg.ptxSeqLen() > ctx) {
-      throw new IllegalArgumentException("ptxSeqLen " + cfg.ptxSeqLen() + " exceeds the policy's context length "
-          + ctx);
-    }
-    if (source.vocabSize() > policy.config().vocabSize()) {
-      throw new IllegalArgumentException("the pretraining data has a vocabulary of " + source.vocabSize()
-          + " ids, the policy only " + policy.config().vocabSize());
-    }
-    this.ptx = new TokenBatcher(source, cfg.ptxBatchSize(), cfg.ptxSeqLen(), TokenBatcher.Order.RANDOM,
-        cfg.seed() ^ 0x7F4A7C159E3779B9L);
+    this.ptx = StageSupport.ptxBatcher(policy, source, cfg.ptxBatchSize(), cfg.ptxSeqLen(), cfg.seed());
     return this;
   }
 

@@ -5,11 +5,13 @@ import java.util.List;
 import java.util.Objects;
 import org.jalign.data.ChatTemplate;
 import org.jalign.data.SftExample;
+import org.jalign.data.TokenSource;
 import org.jalign.generate.GenerationConfig;
 import org.jalign.generate.GenerationResult;
 import org.jalign.generate.Generator;
 import org.jalign.model.Gpt;
 import org.jalign.text.Tokenizer;
+import org.jalign.train.StageSupport;
 import org.jalign.train.ppo.RewardFunction;
 import org.jalign.train.sft.SftConfig;
 import org.jalign.train.sft.SftResult;
@@ -56,6 +58,7 @@ public final class RejectionSamplingTrainer {
   private final SftConfig sft;
   private final int maxPromptTokens;
   private boolean greedyCandidate;
+  private TokenSource pretrainData;
 
   /**
    * @param policy the model to sample from and fine-tune (updated in place)
@@ -131,7 +134,19 @@ public final class RejectionSamplingTrainer {
     if (choices == null || choices.isEmpty()) throw new IllegalArgumentException("no choices to fine-tune on");
     List<SftExample> examples = new ArrayList<>(choices.size());
     for (Choice c : choices) examples.add(SftExample.of(c.prompt(), c.response()));
-    return new SftTrainer(policy, tok, sft, examples, List.of()).train();
+    SftTrainer t = new SftTrainer(policy, tok, sft, examples, List.of());
+    if (pretrainData != null) t.pretrainData(pretrainData);
+    return t.train();
+  }
+
+  /**
+   * Pretraining text for the fine-tuning step's SFT-ptx (used when the SFT config's ptxCoef is above 0; see
+   * {@link SftTrainer#pretrainData}). Returns this trainer.
+   */
+  public RejectionSamplingTrainer pretrainData(TokenSource source) {
+    StageSupport.ptxBatcher(policy, source, sft.ptxBatchSize(), sft.ptxSeqLen(), sft.seed()); // validates now
+    this.pretrainData = source;
+    return this;
   }
 
   /**

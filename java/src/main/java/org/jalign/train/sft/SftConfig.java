@@ -25,7 +25,14 @@ import org.jalign.train.StageConfig;
  *       end)</td></tr>
  *   <tr><td>progress / out</td><td>false / System.out</td><td>force the \r progress line without a console /
  *       where progress and the summary go</td></tr>
+ *   <tr><td>ptxCoef</td><td>0</td><td>weight γ of a language-model loss on pretraining text added to every step
+ *       (0 = off; needs {@link SftTrainer#pretrainData})</td></tr>
+ *   <tr><td>ptxBatchSize / ptxSeqLen</td><td>8 / 64</td><td>windows of pretraining text per step / tokens per
+ *       window (at most the model's context length)</td></tr>
  * </table>
+ *
+ * <p>Mixing in pretraining text (ptx, as PPO-ptx does for PPO) keeps fine-tuning from overwriting what the model
+ * learned in pretraining: the facts of a corpus that the demonstrations only sample.
  *
  * <p>Packing (several examples per row) is not offered: the attention kernels mask one contiguous valid range
  * per row, so packed examples would attend across each other's boundaries and position ids would continue
@@ -35,6 +42,9 @@ public final class SftConfig extends StageConfig<SftConfig> {
   /** The default learning rate, 1e-4. */
   public static final float DEFAULT_LR = 1e-4f;
   private boolean allAssistantTurns = true;
+  private float ptxCoef = 0f;
+  private int ptxBatchSize = 8;
+  private int ptxSeqLen = 64;
 
   public SftConfig() {
     super(DEFAULT_LR);
@@ -48,5 +58,40 @@ public final class SftConfig extends StageConfig<SftConfig> {
 
   public boolean allAssistantTurns() {
     return allAssistantTurns;
+  }
+
+  /** Weight of the pretraining-text language-model loss added to every step (0 = off). */
+  public SftConfig ptxCoef(float coef) {
+    if (!(coef >= 0) || !Float.isFinite(coef)) {
+      throw new IllegalArgumentException("ptxCoef must be finite and >= 0 (0 = off), got " + coef);
+    }
+    ptxCoef = coef;
+    return this;
+  }
+
+  public float ptxCoef() {
+    return ptxCoef;
+  }
+
+  /** Windows of pretraining text per step. */
+  public SftConfig ptxBatchSize(int windows) {
+    if (windows <= 0) throw new IllegalArgumentException("ptxBatchSize must be > 0, got " + windows);
+    ptxBatchSize = windows;
+    return this;
+  }
+
+  public int ptxBatchSize() {
+    return ptxBatchSize;
+  }
+
+  /** Tokens per pretraining window (at most the model's context length). */
+  public SftConfig ptxSeqLen(int tokens) {
+    if (tokens <= 0) throw new IllegalArgumentException("ptxSeqLen must be > 0, got " + tokens);
+    ptxSeqLen = tokens;
+    return this;
+  }
+
+  public int ptxSeqLen() {
+    return ptxSeqLen;
   }
 }

@@ -7,6 +7,8 @@ import java.util.Map;
 import org.jalign.backend.Backend;
 import org.jalign.data.ChatTemplate;
 import org.jalign.data.SftExample;
+import org.jalign.data.TokenBatcher;
+import org.jalign.data.TokenSource;
 import org.jalign.model.Gpt;
 import org.jalign.optim.AdamW;
 import org.jalign.optim.GradClip;
@@ -27,6 +29,10 @@ import org.jalign.train.StageSupport;
  * {@code <|end|>}), else ignored. Rows are right-padded to T and masked with kvEnd. The loss of a batch is the
  * mean over its target tokens (every response token counts the same, whatever its example's length), so the
  * gradient at prompt and padding positions is exactly zero. Truncation: see {@link SftConfig}.
+ *
+ * <p>SFT-ptx: with {@link SftConfig#ptxCoef()} γ &gt; 0 and {@link #pretrainData} set, every step also runs the
+ * language-model loss on {@link SftConfig#ptxBatchSize()} random windows of {@link SftConfig#ptxSeqLen()} tokens of
+ * that text and adds γ times its gradient before clipping; history key "ptx_loss" holds its loss.
  */
 public final class SftTrainer {
   private final Gpt policy;
@@ -35,6 +41,7 @@ public final class SftTrainer {
   private final int padId;
   private final List<ChatTemplate.Rendered> train;
   private final List<ChatTemplate.Rendered> eval;
+  private TokenBatcher ptx; // SFT-ptx windows; null when no pretraining data was given
 
   /**
    * @param policy the model to fine-tune (updated in place)
@@ -78,6 +85,15 @@ public final class SftTrainer {
   private static boolean hasTarget(ChatTemplate.Rendered r) {
     for (int p = 1; p < r.length(); p++) if (r.trainable()[p]) return true;
     return false;
+  }
+
+  /**
+   * The pretraining text of SFT-ptx (see the class comment): windows drawn at random, seeded by the config's seed,
+   * used only when {@link SftConfig#ptxCoef()} is above 0. Call before {@link #train()}. Returns this trainer.
+   */
+  public SftTrainer pretrainData(TokenSource source) {
+    this.ptx = StageSupport.ptxBatcher(policy, source, cfg.ptxBatchSize(), cfg.ptxSeqLen(), cfg.seed());
+    return this;
   }
 
   /** The rendered training examples (ids and trainable mask), in input order. */
@@ -133,6 +149,10 @@ public final class SftTrainer {
 
   /** Runs the configured steps and returns the eval losses, throughput and history. */
   public SftResult train() {
+    if (cfg.ptxCoef() > 0 && ptx == null) {
+      throw new IllegalStateException("ptxCoef is " + cfg.ptxCoef() + " but no pretraining data was given "
+          + "(call pretrainData first, or set ptxCoef to 0)");
+    }
     int steps = cfg.totalSteps(train.size());
     LrSchedule schedule = StageSupport.schedule(cfg, steps);
     StageSupport.Order order = new StageSupport.Order(train.size(), cfg.seed());
@@ -154,6 +174,13 @@ public final class SftTrainer {
         StageSupport.Batch batch = StageSupport.batch(rows, padId);
         policy.zeroGrad();
         float loss = lossAndGradient(batch, null);
+        double ptxLoss = Double.NaN;
+        if (cfg.ptxCoef() > 0) {
+          TokenBatcher.Batch b = ptx.next();
+          ptxLoss = policy.lossAndBackward(b.inputs(), b.targets(), null, b.batch(), b.time(), null, null,
+              cfg.ptxCoef());
+          StageSupport.requireFinite(ptxLoss, "the pretraining-text loss", step);
+        }
         double norm = GradClip.globalNorm(backend, policy.grads());
         StageSupport.requireFinite(loss, "the SFT loss", step);
         StageSupport.requireFinite(norm, "the gradient norm", step);
@@ -168,6 +195,7 @@ public final class SftTrainer {
         m.put("lr", lr);
         m.put("gradNorm", norm);
         m.put("tokens", (double) batch.count());
+        if (cfg.ptxCoef() > 0) m.put("ptx_loss", ptxLoss);
         boolean last = step == steps - 1;
         if (!eval.isEmpty() && (last || (cfg.evalEvery() > 0 && (step + 1) % cfg.evalEvery() == 0))) {
           evalLast = meanLoss(eval);

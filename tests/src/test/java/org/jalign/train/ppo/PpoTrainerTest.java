@@ -18,6 +18,7 @@ import org.jalign.model.Gpt;
 import org.jalign.model.GptConfig;
 import org.jalign.text.ByteTokenizer;
 import org.jalign.text.Tokenizer;
+import org.jalign.train.AlignFixtures;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -71,15 +72,7 @@ class PpoTrainerTest {
   record Run(PpoResult result, float[] policy, float[] critic, float[] head) {}
 
   /** Pretraining text of the PPO-ptx tests: upper-case sentences, which the lower-case reward does not want. */
-  static final TokenSource TEXT;
-
-  static {
-    StringBuilder sb = new StringBuilder();
-    String[] words = {"THE", "CAT", "SAT", "ON", "A", "MAT", "AND", "DOG", "RAN", "TO", "HILL"};
-    java.util.Random rnd = new java.util.Random(3);
-    while (sb.length() < 4000) sb.append(words[rnd.nextInt(words.length)]).append(rnd.nextInt(6) == 0 ? ". " : " ");
-    TEXT = TokenSource.of(TOK.encode(sb.toString()), TOK.vocabSize());
-  }
+  static final TokenSource TEXT = AlignFixtures.SENTENCES;
 
   static Run run(PpoConfig cfg, Path saveAt, Path resumeFrom) {
     return run(cfg, saveAt, resumeFrom, null);
@@ -170,14 +163,7 @@ class PpoTrainerTest {
   static double textLoss(float[] params) {
     try (Gpt m = new Gpt(CFG, CPU, 11)) {
       m.params().copyFrom(params);
-      TokenBatcher b = new TokenBatcher(TEXT, 8, 24, TokenBatcher.Order.RANDOM, 99);
-      double sum = 0;
-      for (int i = 0; i < 4; i++) {
-        TokenBatcher.Batch x = b.next();
-        m.zeroGrad();
-        sum += m.lossAndBackward(x.inputs(), x.targets(), null, x.batch(), x.time(), null, null);
-      }
-      return sum / 4;
+      return AlignFixtures.textLoss(m, TEXT);
     }
   }
 
@@ -279,7 +265,7 @@ class PpoTrainerTest {
         assertMessage("no pretraining data was given", tr::train);
       }
       try (PpoTrainer tr = new PpoTrainer(policy, ref, LOWERCASE, TOK, base().ptxSeqLen(64).build(), PROMPTS)) {
-        assertMessage("exceeds the policy's context length", () -> tr.pretrainData(TEXT));
+        assertMessage("exceeds the model's context length", () -> tr.pretrainData(TEXT));
       }
       RewardFunction wrong = (p, r) -> new float[1];
       try (PpoTrainer tr = new PpoTrainer(policy, ref, wrong, TOK, base().steps(1).build(), PROMPTS)) {

@@ -193,6 +193,25 @@ class RejectionSamplingTrainerTest {
   }
 
   @Test
+  void pretrainingTextReachesTheFineTuningStep() {
+    try (Gpt policy = tiny(55)) {
+      SftConfig sft = new SftConfig().batchSize(4).maxSteps(5).lr(3e-3f).seed(1).out(null).ptxCoef(0.5f)
+          .ptxBatchSize(2).ptxSeqLen(16);
+      RejectionSamplingTrainer t = new RejectionSamplingTrainer(policy, TOK, LIKES_E, PROMPTS, 2, sampling(3), sft);
+      List<RejectionSamplingTrainer.Choice> chosen = t.select();
+      IllegalStateException none = assertThrows(IllegalStateException.class, () -> t.fineTune(chosen));
+      assertTrue(none.getMessage().contains("no pretraining data was given"), none.getMessage());
+      IllegalArgumentException tooLong = assertThrows(IllegalArgumentException.class, () -> new RejectionSamplingTrainer(
+          policy, TOK, LIKES_E, PROMPTS, 2, sampling(3), new SftConfig().ptxSeqLen(TINY.contextLength() + 1))
+          .pretrainData(AlignFixtures.SENTENCES));
+      assertTrue(tooLong.getMessage().contains("context length"), tooLong.getMessage());
+      var h = t.pretrainData(AlignFixtures.SENTENCES).fineTune(chosen).history();
+      assertEquals(5, h.size());
+      for (var m : h) assertTrue(Double.isFinite(m.get("ptx_loss")), m.toString());
+    }
+  }
+
+  @Test
   void badSettingsAreRefusedWithAReason() {
     try (Gpt policy = tiny(53)) {
       SftConfig sft = new SftConfig();

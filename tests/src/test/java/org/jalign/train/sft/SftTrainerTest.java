@@ -20,13 +20,18 @@ import java.util.SplittableRandom;
 import org.jalign.data.ChatMessage;
 import org.jalign.data.ChatTemplate;
 import org.jalign.data.SftExample;
+import org.jalign.data.TokenBatcher;
+import org.jalign.data.TokenSource;
 import org.jalign.model.Gpt;
 import org.jalign.train.AlignFixtures;
 import org.jalign.train.StageSupport;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
-/** SFT on a tiny byte-level model: masking is exact, gradients match finite differences, the loss falls. */
+/**
+ * SFT on a tiny byte-level model: masking is exact, gradients match finite differences, the loss falls; SFT-ptx adds
+ * the language-model loss of its pretraining windows and keeps that text.
+ */
 class SftTrainerTest {
   @AfterAll
   static void noLeaks() {
@@ -186,6 +191,55 @@ class SftTrainerTest {
       var p = assertThrows(IllegalArgumentException.class, () -> new SftTrainer(g, TOK, quiet(),
           List.of(SftExample.of("y".repeat(40), "ok")), List.of()));
       assertTrue(p.getMessage().contains("training example 0") && p.getMessage().contains("prompt"), p.getMessage());
+    }
+  }
+
+  static SftConfig ptxRun(float ptxCoef) {
+    return quiet().lr(3e-3f).batchSize(8).maxSteps(40).seed(5).ptxCoef(ptxCoef).ptxBatchSize(4).ptxSeqLen(24);
+  }
+
+  @Test
+  void ptxAddsTheLanguageModelLossOfPretrainingWindowsAndKeepsThatText() {
+    TokenSource text = AlignFixtures.SENTENCES;
+    try (Gpt plain = tiny(21); Gpt mixed = tiny(21)) {
+      double before = AlignFixtures.textLoss(mixed, text);
+      // the first step's ptx_loss: the language-model loss of the first windows, drawn as the trainer draws them
+      TokenBatcher.Batch w = StageSupport.ptxBatcher(mixed, text, 4, 24, 5).next();
+      double firstWindows = mixed.lossAndBackward(w.inputs(), w.targets(), null, w.batch(), w.time(), null, null);
+      mixed.zeroGrad();
+      SftResult without = new SftTrainer(plain, TOK, ptxRun(0f), upperCase(48, 1), List.of()).train();
+      SftResult with = new SftTrainer(mixed, TOK, ptxRun(1f), upperCase(48, 1), List.of()).pretrainData(text).train();
+      assertEquals(firstWindows, with.history().get(0).get("ptx_loss"), 1e-5 * firstWindows);
+      for (Map<String, Double> m : with.history()) assertTrue(Double.isFinite(m.get("ptx_loss")), m.toString());
+      assertFalse(without.history().get(0).containsKey("ptx_loss"), "ptx_loss reported without SFT-ptx");
+      double lossWithout = AlignFixtures.textLoss(plain, text), lossWith = AlignFixtures.textLoss(mixed, text);
+      System.out.printf("sft-ptx: text loss before %.3f; after SFT %.3f, after SFT-ptx %.3f%n", before, lossWithout,
+          lossWith);
+      assertTrue(lossWith < lossWithout - 0.5, "text loss with ptx " + lossWith + ", without " + lossWithout);
+      // the SFT objective is still learnt next to the language-model loss
+      double first = with.history().get(0).get("loss"), last = with.history().get(39).get("loss");
+      assertTrue(last < 0.6 * first, "SFT loss with ptx " + first + " -> " + last);
+    }
+  }
+
+  @Test
+  void ptxSettingsAndDataAreCheckedBeforeTraining() {
+    assertThrows(IllegalArgumentException.class, () -> quiet().ptxCoef(-1f));
+    assertThrows(IllegalArgumentException.class, () -> quiet().ptxCoef(Float.NaN));
+    assertThrows(IllegalArgumentException.class, () -> quiet().ptxBatchSize(0));
+    assertThrows(IllegalArgumentException.class, () -> quiet().ptxSeqLen(0));
+    try (Gpt g = tiny(22)) {
+      SftTrainer noData = new SftTrainer(g, TOK, ptxRun(0.5f), upperCase(8, 1), List.of());
+      var e = assertThrows(IllegalStateException.class, noData::train);
+      assertTrue(e.getMessage().contains("no pretraining data was given"), e.getMessage());
+      SftTrainer tooLong = new SftTrainer(g, TOK, ptxRun(0.5f).ptxSeqLen(TINY.contextLength() + 1), upperCase(8, 1),
+          List.of());
+      var l = assertThrows(IllegalArgumentException.class, () -> tooLong.pretrainData(AlignFixtures.SENTENCES));
+      assertTrue(l.getMessage().contains("exceeds the model's context length"), l.getMessage());
+      TokenSource wide = TokenSource.of(new int[] {1, 2, 3, 4}, TINY.vocabSize() + 1);
+      var v = assertThrows(IllegalArgumentException.class, () -> noData.pretrainData(wide));
+      assertTrue(v.getMessage().contains("vocabulary"), v.getMessage());
+      assertThrows(IllegalArgumentException.class, () -> noData.pretrainData(null));
     }
   }
 }
