@@ -54,7 +54,7 @@ public final class Lifecycle {
   private AlignmentWorld world;
   private Tokenizer tokenizer;
   private ChatTemplate template;
-  private org.jalign.data.TokenSource corpus; // the pretraining corpus, tokenized (PPO-ptx reads it too)
+  private org.jalign.data.TokenSource corpus; // the pretraining corpus, tokenized (SFT, rejection sampling and PPO read it too: ptx)
   private Backend backend;
 
   public Lifecycle(LifecycleConfig cfg) {

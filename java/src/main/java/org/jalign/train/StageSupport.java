@@ -43,10 +43,16 @@ public final class StageSupport {
 
   /**
    * Random windows of pretraining text for a language-model loss mixed into fine-tuning (SFT-ptx, PPO-ptx):
-   * {@code windows} rows of {@code seqLen} tokens, drawn with a stream derived from {@code seed}. Checks that the
-   * windows fit the model's context and the text's ids its vocabulary.
+   * {@code windows} rows of {@code seqLen} tokens, drawn with a stream derived from {@code seed}. Checks the text
+   * first (see {@link #checkPtxText}).
    */
   public static TokenBatcher ptxBatcher(Gpt model, TokenSource source, int windows, int seqLen, long seed) {
+    checkPtxText(model, source, seqLen);
+    return new TokenBatcher(source, windows, seqLen, TokenBatcher.Order.RANDOM, seed ^ 0x7F4A7C159E3779B9L);
+  }
+
+  /** Refuses pretraining text that is null, whose windows exceed the model's context or whose ids its vocabulary. */
+  public static void checkPtxText(Gpt model, TokenSource source, int seqLen) {
     if (source == null) throw new IllegalArgumentException("pretraining data is null");
     int ctx = model.config().contextLength();
     if (seqLen > ctx) {
@@ -56,7 +62,6 @@ public final class StageSupport {
       throw new IllegalArgumentException("the pretraining data has a vocabulary of " + source.vocabSize()
           + " ids, the model only " + model.config().vocabSize());
     }
-    return new TokenBatcher(source, windows, seqLen, TokenBatcher.Order.RANDOM, seed ^ 0x7F4A7C159E3779B9L);
   }
 
   /** Warm-up then cosine to lr·minLrFraction over the run (constant when the fraction is 1). */

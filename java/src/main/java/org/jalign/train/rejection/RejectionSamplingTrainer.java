@@ -144,7 +144,7 @@ public final class RejectionSamplingTrainer {
    * {@link SftTrainer#pretrainData}). Returns this trainer.
    */
   public RejectionSamplingTrainer pretrainData(TokenSource source) {
-    StageSupport.ptxBatcher(policy, source, sft.ptxBatchSize(), sft.ptxSeqLen(), sft.seed()); // validates now
+    StageSupport.checkPtxText(policy, source, sft.ptxSeqLen());
     this.pretrainData = source;
     return this;
   }
