@@ -4,8 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import org.bytedeco.javacpp.Pointer;
 import org.jalign.backend.CpuBackend;
 import org.jalign.generate.GenerationConfig;
@@ -23,16 +27,27 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Many allocate/close cycles of tensors, models, generators and checkpoints return the backend's live bytes
- * and JavaCPP's tracked bytes exactly to where they started, keep open file descriptors level, and keep the
+ * and JavaCPP's tracked bytes exactly to where they started, keep open file descriptors level (within the few the
+ * JVM may open on its own threads meanwhile; a leak per cycle adds 30), and keep the
  * process's resident memory ({@link Pointer#physicalBytes()}) from growing with the number of cycles.
  */
 class ResourceReleaseTest {
   static final GptConfig CFG = new GptConfig(2, 2, 64, 64, 320);
   @TempDir Path dir;
 
-  static long openFds() {
+  /** Open file descriptors of this process: number -> what it points at (empty where /proc is missing). */
+  static Map<String, String> openFds() {
+    Map<String, String> out = new TreeMap<>();
     String[] fds = new File("/proc/self/fd").list();
-    return fds == null ? -1 : fds.length;
+    if (fds == null) return out;
+    for (String fd : fds) {
+      try {
+        out.put(fd, Files.readSymbolicLink(Path.of("/proc/self/fd", fd)).toString());
+      } catch (IOException | UnsupportedOperationException e) {
+        out.put(fd, "?"); // closed while listing (e.g. the listing's own descriptor)
+      }
+    }
+    return out;
   }
 
   @Test
@@ -44,13 +59,19 @@ class ResourceReleaseTest {
       System.gc();
       long live0 = cpu.liveBytes();
       long tracked0 = Pointer.totalBytes();
-      long fd0 = openFds();
+      Map<String, String> fd0 = openFds();
       long rss0 = Pointer.physicalBytes();
       for (int i = 0; i < 30; i++) cycle(cpu, ck, st);
       System.gc();
       assertEquals(live0, cpu.liveBytes(), "backend live bytes");
       assertEquals(tracked0, Pointer.totalBytes(), "JavaCPP tracked bytes");
-      assertEquals(fd0, openFds(), "open file descriptors");
+      // A leak of one descriptor per cycle adds 30; the JVM's own threads (class loading from a jar, the test
+      // runner) may open one or two on their own while the cycles run.
+      Map<String, String> fd1 = openFds();
+      Map<String, String> added = new TreeMap<>(fd1);
+      added.keySet().removeAll(fd0.keySet());
+      assertTrue(fd1.size() - fd0.size() < 5, "open file descriptors " + fd0.size() + " -> " + fd1.size()
+          + ", new: " + added);
       long grown = Pointer.physicalBytes() - rss0;
       // one cycle allocates ~2 MB of native memory; 30 leaked cycles would add far more than this bound
       assertTrue(grown < 48L << 20, "resident memory grew by " + (grown >> 20) + " MiB over 30 cycles");
