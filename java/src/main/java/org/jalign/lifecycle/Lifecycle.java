@@ -54,7 +54,7 @@ public final class Lifecycle {
   private AlignmentWorld world;
   private Tokenizer tokenizer;
   private ChatTemplate template;
-  private org.jalign.data.TokenSource corpus; // the pretraining corpus, tokenized (SFT, rejection sampling and PPO read it too: ptx)
+  private org.jalign.data.TokenSource corpus; // the pretraining corpus, tokenized (also the ptx text)
   private Backend backend;
 
   public Lifecycle(LifecycleConfig cfg) {

@@ -192,9 +192,7 @@ public final class LifecycleConfig {
     if (rewardK < 2) throw new IllegalArgumentException("rewardK must be >= 2, got " + rewardK);
     positive("ppoSteps", ppoSteps);
     positive("ppoBatch", ppoBatch);
-    if (!(ppoLr > 0 && Float.isFinite(ppoLr))) {
-      throw new IllegalArgumentException("ppoLr must be finite and > 0, got " + ppoLr);
-    }
+    positiveFinite("ppoLr", ppoLr);
     nonNegativeCoef("ppoPtxCoef", ppoPtxCoef);
     positive("maxNewTokens", maxNewTokens);
     positive("rlhfRounds", rlhfRounds);
@@ -204,15 +202,17 @@ public final class LifecycleConfig {
     }
     positive("rejectionIterations", rejectionIterations);
     positive("rejectionSteps", rejectionSteps);
-    if (!(rejectionLr > 0 && Float.isFinite(rejectionLr))) {
-      throw new IllegalArgumentException("rejectionLr must be finite and > 0, got " + rejectionLr);
-    }
+    positiveFinite("rejectionLr", rejectionLr);
     nonNegativeCoef("rejectionPtxCoef", rejectionPtxCoef);
     if (refreshSamples < 1 || refreshSamples > rewardK) {
       throw new IllegalArgumentException("refreshSamples must be in [1, rewardK=" + rewardK + "], got " + refreshSamples);
     }
     if (evalPerKind < 0) throw new IllegalArgumentException("evalPerKind must be >= 0, got " + evalPerKind);
     return this;
+  }
+
+  private static void positiveFinite(String name, float v) {
+    if (!(v > 0 && Float.isFinite(v))) throw new IllegalArgumentException(name + " must be finite and > 0, got " + v);
   }
 
   private static void nonNegativeCoef(String name, float v) {
