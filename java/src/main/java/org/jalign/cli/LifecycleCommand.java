@@ -75,6 +75,11 @@ final class LifecycleCommand implements Callable<Integer> {
       + "scores at least as high as what the policy answers now (default: on; --no-rejection-greedy turns it off).")
   Boolean rejectionGreedy;
 
+  @Option(names = "--rejection-consensus", paramLabel = "W", description = "Self-consistency in rejection "
+      + "sampling's choice: a response competes with its reward plus W times the fraction of the prompt's other "
+      + "candidates that say the same thing (0 = reward alone; default: 0).")
+  Float rejectionConsensus;
+
   @Option(names = "--reward-likelihood-gate", negatable = true, fallbackValue = "true",
       description = "Give the reward model a likelihood gate: a frozen copy of the SFT model scores each response "
       + "token and a learnt gate weighs those log-probabilities into the reward, so the reward model can tell a "
@@ -103,6 +108,7 @@ final class LifecycleCommand implements Callable<Integer> {
     if (rejectionGreedy != null) c.rejectionGreedy = rejectionGreedy;
     if (sftPtxCoef != null) c.sftPtxCoef = sftPtxCoef;
     if (rejectionPtxCoef != null) c.rejectionPtxCoef = rejectionPtxCoef;
+    if (rejectionConsensus != null) c.rejectionConsensus = rejectionConsensus;
     new Lifecycle(c).run();
     return 0;
   }

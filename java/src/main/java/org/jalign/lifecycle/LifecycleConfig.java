@@ -78,6 +78,13 @@ public final class LifecycleConfig {
    * org.jalign.train.rejection.RejectionSamplingTrainer#greedyCandidate}). Default true.
    */
   public boolean rejectionGreedy = true;
+  /**
+   * Weight of self-consistency in rejection sampling's choice (see {@link
+   * org.jalign.train.rejection.RejectionSamplingTrainer#consensusWeight}): a response competes with its reward plus
+   * this weight times the fraction of the prompt's other candidates that say the same thing (0 = reward alone).
+   * Default 0.
+   */
+  public float rejectionConsensus = 0f;
   /** Fine-tuning steps of each rejection-sampling iteration (batch {@link #sftBatch}). Default 100. */
   public int rejectionSteps = 100;
   /** Learning rate of the rejection-sampling stage. Default 3e-4. */
@@ -204,6 +211,7 @@ public final class LifecycleConfig {
     positive("rejectionSteps", rejectionSteps);
     positiveFinite("rejectionLr", rejectionLr);
     nonNegativeCoef("rejectionPtxCoef", rejectionPtxCoef);
+    nonNegativeCoef("rejectionConsensus", rejectionConsensus);
     if (refreshSamples < 1 || refreshSamples > rewardK) {
       throw new IllegalArgumentException("refreshSamples must be in [1, rewardK=" + rewardK + "], got " + refreshSamples);
     }

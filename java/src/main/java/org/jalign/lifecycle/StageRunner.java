@@ -207,7 +207,8 @@ final class StageRunner {
           .maxLength(cfg.contextLength).seed(cfg.seed + 17 + it - 1).progress(false).out(null) // summary below
           .ptxCoef(cfg.rejectionPtxCoef).ptxSeqLen(ptxSeqLen());
       RejectionSamplingTrainer trainer = new RejectionSamplingTrainer(policy, lc.tokenizer(), rm, prompts,
-          cfg.rejectionSamples, sampling, sc).greedyCandidate(cfg.rejectionGreedy);
+          cfg.rejectionSamples, sampling, sc).greedyCandidate(cfg.rejectionGreedy)
+          .consensusWeight(cfg.rejectionConsensus);
       if (cfg.rejectionPtxCoef > 0) trainer.pretrainData(lc.corpus());
       RejectionSamplingTrainer.Result r = trainer.train();
       List<Map<String, Double>> h = r.sft().history();
@@ -230,6 +231,7 @@ final class StageRunner {
     s.put("samples_per_prompt", (double) cfg.rejectionSamples);
     s.put("iterations", (double) iterations);
     s.put("greedy_candidate", cfg.rejectionGreedy ? 1.0 : 0.0);
+    s.put("consensus_weight", (double) cfg.rejectionConsensus);
     s.put("prompts", (double) prompts.size());
     s.put("skipped_prompts", (double) skipped);
     s.put("reward_mean_samples", firstSampleMean);

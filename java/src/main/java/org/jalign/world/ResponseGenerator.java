@@ -201,7 +201,7 @@ public final class ResponseGenerator {
           : n + " has " + Text.article(value) + " " + value + " named " + s.petName() + ".";
       case PET_NAME -> r == 0 ? n + "'s " + s.petKind() + " is called " + value + "."
           : "It is called " + value + ".";
-      case COLOUR -> r == 0 ? n + " likes " + value + "." : n + "'s favourite colour is " + value + ".";
+      case COLOUR -> r == 0 ? n + " likes the colour " + value + "." : n + "'s favourite colour is " + value + ".";
       case OWNER -> r == 0 ? s.petName() + " belongs to " + value + "." : value + " owns " + s.petName() + ".";
       default -> throw new IllegalArgumentException("not a stated attribute: " + a);
     };
@@ -253,7 +253,7 @@ public final class ResponseGenerator {
         String a = pick(world.animals(), rng);
         yield n + " has " + Text.article(a) + " " + a + " named " + pick(valuesOf(Attribute.PET_NAME), rng) + ".";
       }
-      case COLOUR -> n + " likes " + pick(world.colours(), rng) + ".";
+      case COLOUR -> n + " likes the colour " + pick(world.colours(), rng) + ".";
       default -> n + " is " + Text.article(pick(world.jobs(), rng)) + " " + pick(world.jobs(), rng) + ".";
     };
   }

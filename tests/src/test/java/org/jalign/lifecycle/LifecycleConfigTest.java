@@ -37,6 +37,7 @@ class LifecycleConfigTest {
     refused("rejectionIterations must be > 0", c -> c.rejectionIterations = 0);
     refused("ppoLr must be finite and > 0", c -> c.ppoLr = 0f);
     refused("refreshSamples must be in [1, rewardK=4]", c -> c.refreshSamples = 5);
+    refused("rejectionConsensus must be finite and >= 0", c -> c.rejectionConsensus = -1f);
     refused("ppoPtxCoef must be finite and >= 0", c -> c.ppoPtxCoef = -1f);
     refused("ppoPtxCoef must be finite and >= 0", c -> c.ppoPtxCoef = Float.NaN);
     refused("rlhfRounds must be > 0", c -> c.rlhfRounds = 0);

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashSet;
 import java.util.List;
@@ -165,6 +166,24 @@ class AlignmentWorldTest {
             || c.contains("The colour that " + p.name()), p.name() + " has no colour but the corpus gives one");
       }
     }
+  }
+
+  @Test
+  void answersStateColoursInTheCorpusWording() {
+    // "Quentin likes yellow." is a wording pretraining never shows; a policy pushed towards that short form recalls
+    // the colour less often than after "likes the colour" or "favourite colour is".
+    List<String> texts = new ArrayList<>();
+    for (Demonstration d : QUICK.sftDemonstrations()) texts.add(d.response().text());
+    for (RankedExample re : QUICK.rankingData(QUICK.prompts(Split.TRAIN), 6, 3)) {
+      for (Response r : re.bestFirst()) texts.add(r.text());
+    }
+    Pattern colour = Pattern.compile("\\b[A-Z][a-z]+ likes (" + String.join("|", QUICK.colours()) + ")\\b");
+    int stated = 0;
+    for (String t : texts) {
+      assertFalse(colour.matcher(t).find(), "a colour outside the corpus wording: " + t);
+      if (t.contains(" likes the colour ") || t.contains("'s favourite colour is ")) stated++;
+    }
+    assertTrue(stated > 20, "colours stated in " + stated + " responses");
   }
 
   @Test

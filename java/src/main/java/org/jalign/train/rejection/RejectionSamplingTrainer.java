@@ -1,7 +1,10 @@
 package org.jalign.train.rejection;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import org.jalign.data.ChatTemplate;
 import org.jalign.data.SftExample;
@@ -28,7 +31,10 @@ import org.jalign.train.sft.SftTrainer;
  * makes it common enough for PPO to reinforce.
  *
  * <p>Selection: blank responses are never chosen; among the rest the highest reward wins, ties going to the shorter
- * response, then the earlier candidate. A prompt with only blank candidates is skipped (counted in the result).
+ * response, then the earlier candidate. With a {@linkplain #consensusWeight consensus weight} w a candidate competes
+ * with its reward plus w times the fraction of the prompt's other candidates that say the same thing (the same text
+ * once case, punctuation and spacing are set aside): self-consistency as a fact check that does not depend on the
+ * reward model. A prompt with only blank candidates is skipped (counted in the result).
  * Sampling is deterministic for a seed: the prompts go in batches of {@link #BATCH_PROMPTS}, and the batch starting
  * at prompt {@code i} samples with {@code seed + i * n} (its first row, see {@link Generator#generateRows}).
  *
@@ -58,6 +64,7 @@ public final class RejectionSamplingTrainer {
   private final SftConfig sft;
   private final int maxPromptTokens;
   private boolean greedyCandidate;
+  private double consensusWeight;
   private TokenSource pretrainData;
 
   /**
@@ -162,6 +169,42 @@ public final class RejectionSamplingTrainer {
     return this;
   }
 
+  /**
+   * Weight of agreement among a prompt's candidates in the choice (default 0: the reward alone). A candidate's
+   * selection score is its reward plus {@code weight} times the fraction of the prompt's other non-blank candidates
+   * (samples, and the greedy response when offered) whose text is the same once case, punctuation and spacing are
+   * set aside. The reward model scores a wrong fact about the right kind of thing (another person's colour) nearly
+   * as high as the right one; the policy, asked n times, repeats a fact it knows and scatters over ones it makes up,
+   * so agreement favours the known answer without favouring any one wording of a made-up one (Wang et al. 2023,
+   * self-consistency). A rare response that the reward model prefers (an honest "I don't know" among made-up
+   * answers) still wins when its reward lead is larger than the weight times the made-up answers' agreement. The
+   * chosen response's reported reward is its reward alone.
+   *
+   * @param weight finite and &ge; 0, in the reward function's units
+   */
+  public RejectionSamplingTrainer consensusWeight(double weight) {
+    if (!(weight >= 0 && Double.isFinite(weight))) {
+      throw new IllegalArgumentException("consensus weight must be finite and >= 0, got " + weight);
+    }
+    this.consensusWeight = weight;
+    return this;
+  }
+
+  /**
+   * The form in which two candidates count as saying the same thing for {@link #consensusWeight}: lower case, letters
+   * and digits only, words separated by single spaces.
+   */
+  static String consensusKey(String text) {
+    StringBuilder key = new StringBuilder(text.length());
+    for (String word : text.toLowerCase(Locale.ROOT).split("\\s+")) {
+      int start = key.length();
+      if (start > 0) key.append(' ');
+      word.codePoints().filter(Character::isLetterOrDigit).forEach(key::appendCodePoint);
+      if (key.length() == start + (start > 0 ? 1 : 0)) key.setLength(start); // nothing kept of this word
+    }
+    return key.toString();
+  }
+
   /** The best response of every prompt (prompts whose samples are all blank are left out); the policy is unchanged. */
   public List<Choice> select() {
     Generator gen = new Generator(policy, tok);
@@ -210,22 +253,28 @@ public final class RejectionSamplingTrainer {
       }
       int at = 0;
       for (int q = 0; q < chunk; q++) {
+        int first = at;
+        while (at < rows.size() && owner.get(rows.get(at)) == q) at++;
+        double[] agreement = agreement(cands, rows, first, at);
         int best = -1;
+        double bestScore = 0;
         double sum = 0;
         int n = 0;
-        for (; at < rows.size() && owner.get(rows.get(at)) == q; at++) {
-          float v = sc[at];
+        for (int k = first; k < at; k++) {
+          float v = sc[k];
           if (!Float.isFinite(v)) {
             throw new IllegalStateException("the reward function returned " + v + " for a response to prompt "
                 + (from + q));
           }
-          if (sampled.get(rows.get(at))) {
+          if (sampled.get(rows.get(k))) {
             sum += v;
             n++;
           }
-          if (best < 0 || v > sc[best]
-              || (v == sc[best] && scoredResponses.get(at).length < scoredResponses.get(best).length)) {
-            best = at;
+          double score = v + consensusWeight * agreement[k - first];
+          if (best < 0 || score > bestScore
+              || (score == bestScore && scoredResponses.get(k).length < scoredResponses.get(best).length)) {
+            best = k;
+            bestScore = score;
           }
         }
         if (best >= 0) {
@@ -235,5 +284,22 @@ public final class RejectionSamplingTrainer {
       }
     });
     return out;
+  }
+
+  /**
+   * For the candidates {@code rows[from..to)} of one prompt: the fraction of the others with the same
+   * {@link #consensusKey} (all zero when the consensus weight is 0 or there is one candidate).
+   */
+  private double[] agreement(List<GenerationResult.Sequence> cands, List<Integer> rows, int from, int to) {
+    double[] a = new double[to - from];
+    if (consensusWeight == 0 || to - from < 2) return a;
+    Map<String, Integer> count = new HashMap<>();
+    String[] keys = new String[to - from];
+    for (int k = from; k < to; k++) {
+      keys[k - from] = consensusKey(cands.get(rows.get(k)).text());
+      count.merge(keys[k - from], 1, Integer::sum);
+    }
+    for (int i = 0; i < a.length; i++) a[i] = (count.get(keys[i]) - 1) / (double) (a.length - 1);
+    return a;
   }
 }

@@ -174,6 +174,84 @@ class RejectionSamplingTrainerTest {
   }
 
   @Test
+  void consensusFavoursTheResponseTheSamplesRepeat() {
+    int n = 6;
+    float temperature = 0.7f;
+    // prefers shorter responses a little: alone it picks the shortest sample, which is seldom the repeated one
+    RewardFunction shortest = (prompts, responses) -> {
+      float[] out = new float[responses.size()];
+      for (int i = 0; i < out.length; i++) out[i] = -0.01f * responses.get(i).length;
+      return out;
+    };
+    double weight = 10;
+    try (Gpt policy = tiny(56)) {
+      GenerationConfig g = sampling(21).toBuilder().temperature(temperature).build();
+      List<RejectionSamplingTrainer.Choice> got = new RejectionSamplingTrainer(policy, TOK, shortest, PROMPTS, n, g,
+          new SftConfig()).consensusWeight(weight).select();
+      List<RejectionSamplingTrainer.Choice> rewardOnly = new RejectionSamplingTrainer(policy, TOK, shortest, PROMPTS,
+          n, g, new SftConfig()).select();
+      ChatTemplate tmpl = new ChatTemplate(TOK);
+      List<int[]> ids = new ArrayList<>();
+      for (String p : PROMPTS) {
+        int[] pid = tmpl.renderPrompt(p, TINY.contextLength() - MAX_NEW, ChatTemplate.Truncation.KEEP_PROMPT_TAIL_RESPONSE_HEAD);
+        for (int j = 0; j < n; j++) ids.add(pid);
+      }
+      GenerationResult r = new Generator(policy, TOK).generateIds(ids, g, null);
+      assertEquals(PROMPTS.size(), got.size());
+      int differs = 0;
+      for (int q = 0; q < PROMPTS.size(); q++) {
+        List<GenerationResult.Sequence> c = new ArrayList<>();
+        for (int j = 0; j < n; j++) if (!r.row(q * n + j).text().isBlank()) c.add(r.row(q * n + j));
+        // by hand: reward + weight * (others with the same words, case and punctuation aside) / (candidates - 1)
+        int best = -1;
+        double bestScore = 0;
+        for (int i = 0; i < c.size(); i++) {
+          int same = 0;
+          for (int k = 0; k < c.size(); k++) if (k != i && words(c.get(k).text()).equals(words(c.get(i).text()))) same++;
+          double score = -0.01f * c.get(i).generatedIds().length + weight * same / Math.max(1, c.size() - 1);
+          if (best < 0 || score > bestScore) {
+            best = i;
+            bestScore = score;
+          }
+        }
+        assertEquals(c.get(best).text().strip(), got.get(q).response(), "prompt " + q);
+        assertEquals(-0.01f * c.get(best).generatedIds().length, got.get(q).reward(), 1e-6,
+            "the reported reward is the reward alone");
+        if (!got.get(q).response().equals(rewardOnly.get(q).response())) differs++;
+      }
+      assertTrue(differs > 0, "agreement changed at least one choice");
+    }
+    try (Gpt policy = tiny(57)) {
+      RejectionSamplingTrainer t = new RejectionSamplingTrainer(policy, TOK, LIKES_E, PROMPTS, 2, sampling(1),
+          new SftConfig());
+      for (double bad : new double[] {-0.5, Double.NaN, Double.POSITIVE_INFINITY}) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> t.consensusWeight(bad));
+        assertTrue(e.getMessage().contains("consensus weight must be finite and >= 0"), e.getMessage());
+      }
+    }
+  }
+
+  @Test
+  void responsesSayTheSameThingWhenOnlyCasePunctuationAndSpacingDiffer() {
+    assertEquals(RejectionSamplingTrainer.consensusKey("Nick's home is in Hillcrest."),
+        RejectionSamplingTrainer.consensusKey("  nicks HOME is\tin   hillcrest"));
+    assertFalse(RejectionSamplingTrainer.consensusKey("Nick's home is in Hillcrest.")
+        .equals(RejectionSamplingTrainer.consensusKey("Nick's home is in Oakdale.")));
+    assertEquals("i dont know", RejectionSamplingTrainer.consensusKey("I don't know!"));
+  }
+
+  /** An independent statement of the consensus key: lower-case words of letters and digits. */
+  private static List<String> words(String text) {
+    List<String> w = new ArrayList<>();
+    for (String x : text.toLowerCase(java.util.Locale.ROOT).split("\\s+")) {
+      StringBuilder b = new StringBuilder();
+      x.codePoints().filter(Character::isLetterOrDigit).forEach(b::appendCodePoint);
+      if (b.length() > 0) w.add(b.toString());
+    }
+    return w;
+  }
+
+  @Test
   void aSecondIterationSamplesFromTheFineTunedPolicy() {
     try (Gpt policy = tiny(54)) {
       SftConfig sft = new SftConfig().batchSize(4).maxSteps(30).lr(3e-3f).seed(1).progress(false).out(null);
