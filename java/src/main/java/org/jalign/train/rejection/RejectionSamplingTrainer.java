@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.StringJoiner;
 import org.jalign.data.ChatTemplate;
 import org.jalign.data.SftExample;
 import org.jalign.data.TokenSource;
@@ -195,12 +196,11 @@ public final class RejectionSamplingTrainer {
    * and digits only, words separated by single spaces.
    */
   static String consensusKey(String text) {
-    StringBuilder key = new StringBuilder(text.length());
+    StringJoiner key = new StringJoiner(" ");
     for (String word : text.toLowerCase(Locale.ROOT).split("\\s+")) {
-      int start = key.length();
-      if (start > 0) key.append(' ');
-      word.codePoints().filter(Character::isLetterOrDigit).forEach(key::appendCodePoint);
-      if (key.length() == start + (start > 0 ? 1 : 0)) key.setLength(start); // nothing kept of this word
+      StringBuilder kept = new StringBuilder(word.length());
+      word.codePoints().filter(Character::isLetterOrDigit).forEach(kept::appendCodePoint);
+      if (kept.length() > 0) key.add(kept);
     }
     return key.toString();
   }

@@ -12,6 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import org.jalign.data.ChatTemplate;
 import org.jalign.generate.GenerationConfig;
 import org.jalign.generate.GenerationResult;
@@ -50,6 +51,17 @@ class RejectionSamplingTrainerTest {
     return out;
   };
 
+  /** Every prompt rendered as select() renders it, each repeated n times (prompt-major). */
+  static List<int[]> repeatedPromptIds(int n) {
+    ChatTemplate tmpl = new ChatTemplate(TOK);
+    List<int[]> ids = new ArrayList<>();
+    for (String p : PROMPTS) {
+      int[] pid = tmpl.renderPrompt(p, TINY.contextLength() - MAX_NEW, ChatTemplate.Truncation.KEEP_PROMPT_TAIL_RESPONSE_HEAD);
+      for (int j = 0; j < n; j++) ids.add(pid);
+    }
+    return ids;
+  }
+
   @Test
   void picksTheHighestRewardOfEachPromptsSamples() {
     int n = 5;
@@ -57,12 +69,7 @@ class RejectionSamplingTrainerTest {
     try (Gpt policy = tiny(51)) {
       got = new RejectionSamplingTrainer(policy, TOK, LIKES_E, PROMPTS, n, sampling(9), new SftConfig()).select();
       // The same samples drawn directly, and the best chosen by hand.
-      ChatTemplate tmpl = new ChatTemplate(TOK);
-      List<int[]> ids = new ArrayList<>();
-      for (String p : PROMPTS) {
-        int[] pid = tmpl.renderPrompt(p, TINY.contextLength() - MAX_NEW, ChatTemplate.Truncation.KEEP_PROMPT_TAIL_RESPONSE_HEAD);
-        for (int j = 0; j < n; j++) ids.add(pid);
-      }
+      List<int[]> ids = repeatedPromptIds(n);
       GenerationResult r = new Generator(policy, TOK).generateIds(ids, sampling(9), null);
       List<RejectionSamplingTrainer.Choice> want = new ArrayList<>();
       for (int q = 0; q < PROMPTS.size(); q++) {
@@ -190,13 +197,7 @@ class RejectionSamplingTrainerTest {
           new SftConfig()).consensusWeight(weight).select();
       List<RejectionSamplingTrainer.Choice> rewardOnly = new RejectionSamplingTrainer(policy, TOK, shortest, PROMPTS,
           n, g, new SftConfig()).select();
-      ChatTemplate tmpl = new ChatTemplate(TOK);
-      List<int[]> ids = new ArrayList<>();
-      for (String p : PROMPTS) {
-        int[] pid = tmpl.renderPrompt(p, TINY.contextLength() - MAX_NEW, ChatTemplate.Truncation.KEEP_PROMPT_TAIL_RESPONSE_HEAD);
-        for (int j = 0; j < n; j++) ids.add(pid);
-      }
-      GenerationResult r = new Generator(policy, TOK).generateIds(ids, g, null);
+      GenerationResult r = new Generator(policy, TOK).generateIds(repeatedPromptIds(n), g, null);
       assertEquals(PROMPTS.size(), got.size());
       int differs = 0;
       for (int q = 0; q < PROMPTS.size(); q++) {
@@ -243,7 +244,7 @@ class RejectionSamplingTrainerTest {
   /** An independent statement of the consensus key: lower-case words of letters and digits. */
   private static List<String> words(String text) {
     List<String> w = new ArrayList<>();
-    for (String x : text.toLowerCase(java.util.Locale.ROOT).split("\\s+")) {
+    for (String x : text.toLowerCase(Locale.ROOT).split("\\s+")) {
       StringBuilder b = new StringBuilder();
       x.codePoints().filter(Character::isLetterOrDigit).forEach(b::appendCodePoint);
       if (b.length() > 0) w.add(b.toString());
