@@ -49,6 +49,40 @@ int main() {
   EXPECT(jalign_matmul(out, a, b, bias, 2, 2, 3, 0, 0, 1, ctx) == JALIGN_OK, "matmul: %s", jalign_last_error());
   const float expect[4] = {1 + 10 + 4, 1 + 20 + 5, 1 + 10 + 10, 1 + 20 + 11};
   for (int i = 0; i < 4; i++) EXPECT(std::fabs(out[i] - expect[i]) < 1e-5f, "matmul[%d] = %g, want %g", i, out[i], expect[i]);
+  // GELU forward and backward against the double-precision tanh formula, over a grid that reaches saturation on
+  // both sides; every element must also come out bit-identical when computed alone (vector lanes and the scalar
+  // tail agree).
+  {
+    const int n = 4001;
+    std::vector<float> x(n), y(n), dy(n), dx(n), one(1), done(1);
+    for (int i = 0; i < n; i++) {
+      x[i] = -20.0f + 40.0f * i / (n - 1);
+      dy[i] = 1.0f - 0.5f * (i % 3);
+      dx[i] = 0.25f;
+    }
+    EXPECT(jalign_gelu_forward(y.data(), x.data(), n, ctx) == JALIGN_OK, "gelu: %s", jalign_last_error());
+    EXPECT(jalign_gelu_backward(dx.data(), x.data(), dy.data(), n, ctx) == JALIGN_OK, "gelu bwd: %s",
+           jalign_last_error());
+    const double k = std::sqrt(2.0 / M_PI);
+    int bad = 0, moved = 0;
+    for (int i = 0; i < n; i++) {
+      const double X = x[i], u = k * (X + 0.044715 * X * X * X), t = std::tanh(u);
+      const double ref = 0.5 * X * (1 + t);
+      const double dref = 0.25 + dy[i] * (0.5 * (1 + t) + 0.5 * X * (1 - t * t) * k * (1 + 3 * 0.044715 * X * X));
+      if (std::fabs(y[i] - ref) > 1e-6 + 1e-6 * std::fabs(ref) || std::fabs(dx[i] - dref) > 2e-6 + 2e-6 * std::fabs(dref)) {
+        if (bad++ < 3) std::printf("  gelu x=%g: %g (want %g), grad %g (want %g)\n", X, y[i], ref, dx[i], dref);
+      }
+      done[0] = 0.25f;
+      jalign_gelu_forward(one.data(), &x[i], 1, ctx);
+      jalign_gelu_backward(done.data(), &x[i], &dy[i], 1, ctx);
+      if (std::memcmp(&one[0], &y[i], 4) != 0 || std::memcmp(&done[0], &dx[i], 4) != 0) moved++;
+    }
+    EXPECT(bad == 0, "gelu: %d of %d elements off the double-precision reference", bad, n);
+    EXPECT(moved == 0, "gelu: %d elements differ when computed alone", moved);
+    float nan_in = NAN, nan_out = 0;
+    jalign_gelu_forward(&nan_out, &nan_in, 1, ctx);
+    EXPECT(std::isnan(nan_out), "gelu(NaN) = %g, want NaN", nan_out);
+  }
   // Memory round trip.
   void* p = jalign_alloc(1000, ctx);
   EXPECT(p != nullptr && (reinterpret_cast<uintptr_t>(p) % 64) == 0, "64-byte aligned alloc");

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "cpu/cpu_kernels.h"
+#include "cpu/vexp.h"
 
 namespace jalign {
 namespace cpu {
@@ -120,29 +121,88 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
   }
 }
 
+// GELU, tanh form: gelu(x) = 0.5·x·(1 + tanh(u)), u = sqrt(2/pi)·(x + 0.044715·x³). Since 0.5·(1 + tanh(u)) is
+// the logistic function at 2u, it is computed as gelu(x) = x·s with s = 1 / (1 + exp(-2u)), using the vectorised
+// exp of vexp.h (a scalar tanh per element cost as much as the layer's matmuls). The derivative is
+// gelu'(x) = s + x·2s(1 - s)·u'(x), u'(x) = sqrt(2/pi)·(1 + 3·0.044715·x²), with 1 - s taken as e·s
+// (e = exp(-2u)), which keeps its precision where s is close to 1.
+// The AVX2 lanes and the scalar tail perform the same operations in the same order: an element's result does not
+// depend on where it sits in the array. Large |x| saturate cleanly: x -> +inf gives s = 1, x -> -inf gives s -> 0.
 namespace {
 constexpr float kGeluScale = 0.7978845608028654f;  // sqrt(2/pi)
+constexpr float kGeluNeg2Scale = -2.0f * kGeluScale;
+constexpr float kGeluCubic = 0.044715f;
+constexpr float kGeluCubic3 = 3.0f * 0.044715f;
+constexpr int64_t kGeluBlock = 4096;  // elements per parallel work item (a multiple of 8)
+
+// e = exp(-2u), with x2 = x·x.
+inline float gelu_exp(float x, float x2) {
+  return vexp((x * std::fma(kGeluCubic, x2, 1.0f)) * kGeluNeg2Scale);
 }
 
+// gelu'(x) from x, x2, e and s = 1 / (1 + e).
+inline float gelu_grad(float x, float x2, float e, float s) {
+  const float du = kGeluScale * std::fma(kGeluCubic3, x2, 1.0f);
+  return std::fma((x * (2.0f * s)) * (e * s), du, s);
+}
+
+#ifdef JALIGN_VEXP_AVX2
+inline __m256 gelu_exp8(__m256 x, __m256 x2) {
+  return vexp8(_mm256_mul_ps(_mm256_mul_ps(x, _mm256_fmadd_ps(_mm256_set1_ps(kGeluCubic), x2, _mm256_set1_ps(1.0f))),
+                             _mm256_set1_ps(kGeluNeg2Scale)));
+}
+
+inline __m256 gelu_sigma8(__m256 e) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  return _mm256_div_ps(one, _mm256_add_ps(one, e));
+}
+
+inline __m256 gelu_grad8(__m256 x, __m256 x2, __m256 e, __m256 s) {
+  const __m256 du = _mm256_mul_ps(_mm256_set1_ps(kGeluScale),
+                                  _mm256_fmadd_ps(_mm256_set1_ps(kGeluCubic3), x2, _mm256_set1_ps(1.0f)));
+  const __m256 a = _mm256_mul_ps(_mm256_mul_ps(x, _mm256_mul_ps(_mm256_set1_ps(2.0f), s)), _mm256_mul_ps(e, s));
+  return _mm256_fmadd_ps(a, du, s);
+}
+#endif
+}  // namespace
+
 void gelu_forward(float* out, const float* inp, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
-  for (int64_t i = 0; i < n; i++) {
-    float x = inp[i];
-    float cube = 0.044715f * x * x * x;
-    out[i] = 0.5f * x * (1.0f + std::tanh(kGeluScale * (x + cube)));
+  const int64_t blocks = (n + kGeluBlock - 1) / kGeluBlock;
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+  for (int64_t blk = 0; blk < blocks; blk++) {
+    int64_t i = blk * kGeluBlock;
+    const int64_t end = i + kGeluBlock < n ? i + kGeluBlock : n;
+#ifdef JALIGN_VEXP_AVX2
+    for (; i + 8 <= end; i += 8) {
+      const __m256 x = _mm256_loadu_ps(inp + i);
+      _mm256_storeu_ps(out + i, _mm256_mul_ps(x, gelu_sigma8(gelu_exp8(x, _mm256_mul_ps(x, x)))));
+    }
+#endif
+    for (; i < end; i++) {
+      const float x = inp[i];
+      out[i] = x * (1.0f / (1.0f + gelu_exp(x, x * x)));
+    }
   }
 }
 
 void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
-  for (int64_t i = 0; i < n; i++) {
-    float x = inp[i];
-    float cube = 0.044715f * x * x * x;
-    float arg = kGeluScale * (x + cube);
-    float th = std::tanh(arg);
-    float sech2 = 1.0f - th * th;
-    float grad = 0.5f * (1.0f + th) + 0.5f * x * sech2 * kGeluScale * (1.0f + 3.0f * 0.044715f * x * x);
-    dinp[i] += grad * dout[i];
+  const int64_t blocks = (n + kGeluBlock - 1) / kGeluBlock;
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+  for (int64_t blk = 0; blk < blocks; blk++) {
+    int64_t i = blk * kGeluBlock;
+    const int64_t end = i + kGeluBlock < n ? i + kGeluBlock : n;
+#ifdef JALIGN_VEXP_AVX2
+    for (; i + 8 <= end; i += 8) {
+      const __m256 x = _mm256_loadu_ps(inp + i), x2 = _mm256_mul_ps(x, x);
+      const __m256 e = gelu_exp8(x, x2);
+      const __m256 g = gelu_grad8(x, x2, e, gelu_sigma8(e));
+      _mm256_storeu_ps(dinp + i, _mm256_fmadd_ps(g, _mm256_loadu_ps(dout + i), _mm256_loadu_ps(dinp + i)));
+    }
+#endif
+    for (; i < end; i++) {
+      const float x = inp[i], x2 = x * x, e = gelu_exp(x, x2);
+      dinp[i] = std::fma(gelu_grad(x, x2, e, 1.0f / (1.0f + e)), dout[i], dinp[i]);
+    }
   }
 }
 
