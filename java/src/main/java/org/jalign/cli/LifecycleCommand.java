@@ -80,6 +80,11 @@ final class LifecycleCommand implements Callable<Integer> {
       + "candidates that say the same thing (0 = reward alone; default: 0).")
   Float rejectionConsensus;
 
+  @Option(names = "--rejection-greedy-margin", paramLabel = "D", description = "In rejection sampling's choice, a "
+      + "sample replaces the policy's greedy response only if its reward is higher by more than D (normalised reward "
+      + "units; with --rejection-greedy; 0 = the higher reward wins; default: 0.1).")
+  Float rejectionGreedyMargin;
+
   @Option(names = "--reward-likelihood-gate", negatable = true, fallbackValue = "true",
       description = "Give the reward model a likelihood gate: a frozen copy of the SFT model scores each response "
       + "token and a learnt gate weighs those log-probabilities into the reward, so the reward model can tell a "
@@ -109,6 +114,7 @@ final class LifecycleCommand implements Callable<Integer> {
     if (sftPtxCoef != null) c.sftPtxCoef = sftPtxCoef;
     if (rejectionPtxCoef != null) c.rejectionPtxCoef = rejectionPtxCoef;
     if (rejectionConsensus != null) c.rejectionConsensus = rejectionConsensus;
+    if (rejectionGreedyMargin != null) c.rejectionGreedyMargin = rejectionGreedyMargin;
     new Lifecycle(c).run();
     return 0;
   }

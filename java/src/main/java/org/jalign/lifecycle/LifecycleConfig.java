@@ -85,6 +85,12 @@ public final class LifecycleConfig {
    * Default 0.
    */
   public float rejectionConsensus = 0f;
+  /**
+   * How far a sample's reward must exceed the greedy response's to replace it in rejection sampling's choice (see
+   * {@link org.jalign.train.rejection.RejectionSamplingTrainer#greedyMargin}; with {@link #rejectionGreedy}), in
+   * normalised reward units. Default 0.1.
+   */
+  public float rejectionGreedyMargin = 0.1f;
   /** Fine-tuning steps of each rejection-sampling iteration (batch {@link #sftBatch}). Default 100. */
   public int rejectionSteps = 100;
   /** Learning rate of the rejection-sampling stage. Default 3e-4. */
@@ -212,6 +218,7 @@ public final class LifecycleConfig {
     positiveFinite("rejectionLr", rejectionLr);
     nonNegativeCoef("rejectionPtxCoef", rejectionPtxCoef);
     nonNegativeCoef("rejectionConsensus", rejectionConsensus);
+    nonNegativeCoef("rejectionGreedyMargin", rejectionGreedyMargin);
     if (refreshSamples < 1 || refreshSamples > rewardK) {
       throw new IllegalArgumentException("refreshSamples must be in [1, rewardK=" + rewardK + "], got " + refreshSamples);
     }

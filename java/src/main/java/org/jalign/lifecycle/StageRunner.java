@@ -208,7 +208,7 @@ final class StageRunner {
           .ptxCoef(cfg.rejectionPtxCoef).ptxSeqLen(ptxSeqLen());
       RejectionSamplingTrainer trainer = new RejectionSamplingTrainer(policy, lc.tokenizer(), rm, prompts,
           cfg.rejectionSamples, sampling, sc).greedyCandidate(cfg.rejectionGreedy)
-          .consensusWeight(cfg.rejectionConsensus);
+          .consensusWeight(cfg.rejectionConsensus).greedyMargin(cfg.rejectionGreedyMargin);
       if (cfg.rejectionPtxCoef > 0) trainer.pretrainData(lc.corpus());
       RejectionSamplingTrainer.Result r = trainer.train();
       List<Map<String, Double>> h = r.sft().history();
@@ -232,6 +232,7 @@ final class StageRunner {
     s.put("iterations", (double) iterations);
     s.put("greedy_candidate", cfg.rejectionGreedy ? 1.0 : 0.0);
     s.put("consensus_weight", (double) cfg.rejectionConsensus);
+    s.put("greedy_margin", (double) cfg.rejectionGreedyMargin);
     s.put("prompts", (double) prompts.size());
     s.put("skipped_prompts", (double) skipped);
     s.put("reward_mean_samples", firstSampleMean);

@@ -38,6 +38,7 @@ class LifecycleConfigTest {
     refused("ppoLr must be finite and > 0", c -> c.ppoLr = 0f);
     refused("refreshSamples must be in [1, rewardK=4]", c -> c.refreshSamples = 5);
     refused("rejectionConsensus must be finite and >= 0", c -> c.rejectionConsensus = -1f);
+    refused("rejectionGreedyMargin must be finite and >= 0", c -> c.rejectionGreedyMargin = Float.NaN);
     refused("ppoPtxCoef must be finite and >= 0", c -> c.ppoPtxCoef = -1f);
     refused("ppoPtxCoef must be finite and >= 0", c -> c.ppoPtxCoef = Float.NaN);
     refused("rlhfRounds must be > 0", c -> c.rlhfRounds = 0);

@@ -35,7 +35,9 @@ import org.jalign.train.sft.SftTrainer;
  * response, then the earlier candidate. With a {@linkplain #consensusWeight consensus weight} w a candidate competes
  * with its reward plus w times the fraction of the prompt's other candidates that say the same thing (the same text
  * once case, punctuation and spacing are set aside): self-consistency as a fact check that does not depend on the
- * reward model. A prompt with only blank candidates is skipped (counted in the result).
+ * reward model. With a {@linkplain #greedyMargin greedy margin} d the policy's greedy response (when offered) keeps
+ * its place unless a sample beats it by more than d. A prompt with only blank candidates is skipped (counted in the
+ * result).
  * Sampling is deterministic for a seed: the prompts go in batches of {@link #BATCH_PROMPTS}, and the batch starting
  * at prompt {@code i} samples with {@code seed + i * n} (its first row, see {@link Generator#generateRows}).
  *
@@ -66,6 +68,7 @@ public final class RejectionSamplingTrainer {
   private final int maxPromptTokens;
   private boolean greedyCandidate;
   private double consensusWeight;
+  private double greedyMargin;
   private TokenSource pretrainData;
 
   /**
@@ -192,6 +195,25 @@ public final class RejectionSamplingTrainer {
   }
 
   /**
+   * How much a sample's selection score must exceed the greedy response's to replace it (default 0: the higher
+   * score wins); applies when the greedy response is offered ({@link #greedyCandidate}). The reward model tells an
+   * honest "I don't know" from a made-up answer, or a refusal from compliance, by a wide margin, but scores another
+   * wording of a fact, or a different fact of the same kind, within a fraction of a standard deviation of the
+   * policy's own answer. Best-of-n over such near-ties swaps the policy's answer for whichever sample the reward
+   * model's noise favours, right or wrong, and fine-tuning then trains on those swaps. A margin keeps what the policy
+   * answers now unless a sample is clearly better.
+   *
+   * @param margin finite and &ge; 0, in the reward function's units
+   */
+  public RejectionSamplingTrainer greedyMargin(double margin) {
+    if (!(margin >= 0 && Double.isFinite(margin))) {
+      throw new IllegalArgumentException("greedy margin must be finite and >= 0, got " + margin);
+    }
+    this.greedyMargin = margin;
+    return this;
+  }
+
+  /**
    * The form in which two candidates count as saying the same thing for {@link #consensusWeight}: lower case, letters
    * and digits only, words separated by single spaces.
    */
@@ -270,7 +292,8 @@ public final class RejectionSamplingTrainer {
             sum += v;
             n++;
           }
-          double score = v + consensusWeight * agreement[k - first];
+          double score = v + consensusWeight * agreement[k - first]
+              + (sampled.get(rows.get(k)) ? 0 : greedyMargin);
           if (best < 0 || score > bestScore
               || (score == bestScore && scoredResponses.get(k).length < scoredResponses.get(best).length)) {
             best = k;

@@ -181,6 +181,79 @@ class RejectionSamplingTrainerTest {
   }
 
   @Test
+  void aGreedyMarginKeepsTheGreedyResponseUnlessASampleBeatsItByMore() {
+    int n = 4;
+    // distinct tokens: samples usually have more than a greedy (repetitive) response, by a few
+    RewardFunction distinct = (prompts, responses) -> {
+      float[] out = new float[responses.size()];
+      for (int i = 0; i < out.length; i++) out[i] = (float) Arrays.stream(responses.get(i)).distinct().count();
+      return out;
+    };
+    try (Gpt policy = tiny(58)) {
+      List<int[]> one = new ArrayList<>();
+      ChatTemplate tmpl = new ChatTemplate(TOK);
+      for (String p : PROMPTS) {
+        one.add(tmpl.renderPrompt(p, TINY.contextLength() - MAX_NEW, ChatTemplate.Truncation.KEEP_PROMPT_TAIL_RESPONSE_HEAD));
+      }
+      Generator gen = new Generator(policy, TOK);
+      GenerationResult greedy = gen.generateIds(one, sampling(14).toBuilder().temperature(0f).build(), null);
+      GenerationResult samples = gen.generateIds(repeatedPromptIds(n), sampling(14), null);
+      // the margin: half a point above the smallest lead a sample has over the greedy response of its prompt
+      double smallestLead = Double.POSITIVE_INFINITY;
+      for (int q = 0; q < PROMPTS.size(); q++) {
+        float g = distinct.score(List.of(one.get(q)), List.of(greedy.row(q).generatedIds()))[0];
+        float top = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < n; j++) {
+          if (samples.row(q * n + j).text().isBlank()) continue;
+          top = Math.max(top, distinct.score(List.of(one.get(q)), List.of(samples.row(q * n + j).generatedIds()))[0]);
+        }
+        if (top > g) smallestLead = Math.min(smallestLead, top - g);
+      }
+      assertTrue(Double.isFinite(smallestLead), "some sample beats its greedy response");
+      double margin = smallestLead + 0.5;
+      List<RejectionSamplingTrainer.Choice> got = new RejectionSamplingTrainer(policy, TOK, distinct, PROMPTS, n,
+          sampling(14), new SftConfig()).greedyCandidate(true).greedyMargin(margin).select();
+      List<RejectionSamplingTrainer.Choice> noMargin = new RejectionSamplingTrainer(policy, TOK, distinct, PROMPTS, n,
+          sampling(14), new SftConfig()).greedyCandidate(true).select();
+      List<RejectionSamplingTrainer.Choice> huge = new RejectionSamplingTrainer(policy, TOK, distinct, PROMPTS, n,
+          sampling(14), new SftConfig()).greedyCandidate(true).greedyMargin(1e6).select();
+      assertEquals(PROMPTS.size(), got.size());
+      int kept = 0;
+      for (int q = 0; q < PROMPTS.size(); q++) {
+        // by hand: the greedy response competes with its reward + margin, samples with their reward
+        String greedyText = greedy.row(q).text().strip();
+        float g = distinct.score(List.of(one.get(q)), List.of(greedy.row(q).generatedIds()))[0];
+        double best = g + margin;
+        float bestReward = g;
+        String bestText = greedyText;
+        int bestLen = greedy.row(q).generatedIds().length;
+        for (int j = 0; j < n; j++) {
+          GenerationResult.Sequence s = samples.row(q * n + j);
+          if (s.text().isBlank()) continue;
+          float v = distinct.score(List.of(one.get(q)), List.of(s.generatedIds()))[0];
+          if (v > best || (v == best && s.generatedIds().length < bestLen)) {
+            best = v;
+            bestReward = v;
+            bestText = s.text().strip();
+            bestLen = s.generatedIds().length;
+          }
+        }
+        assertEquals(bestText, got.get(q).response(), "prompt " + q);
+        assertEquals(bestReward, got.get(q).reward(), 1e-6, "the reported reward is the reward alone");
+        assertEquals(greedyText, huge.get(q).response(), "an unreachable margin keeps every greedy response");
+        if (got.get(q).response().equals(greedyText) && !noMargin.get(q).response().equals(greedyText)) kept++;
+      }
+      assertTrue(kept > 0, "the margin kept at least one greedy response that a sample beat by less");
+      RejectionSamplingTrainer t = new RejectionSamplingTrainer(policy, TOK, LIKES_E, PROMPTS, 2, sampling(1),
+          new SftConfig());
+      for (double bad : new double[] {-0.5, Double.NaN, Double.POSITIVE_INFINITY}) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> t.greedyMargin(bad));
+        assertTrue(e.getMessage().contains("greedy margin must be finite and >= 0"), e.getMessage());
+      }
+    }
+  }
+
+  @Test
   void consensusFavoursTheResponseTheSamplesRepeat() {
     int n = 6;
     float temperature = 0.7f;
