@@ -276,10 +276,23 @@ public final class ResponseGenerator {
   }
 
   /**
-   * A true statement that does not answer the prompt: another stated attribute of the subject (or, with
-   * no subject in the world, of some person), never the attribute asked about.
+   * A statement that does not answer the prompt: in a third of the cases (not on owner questions) "I don't know"
+   * about another person; otherwise a true statement of another stated attribute of the subject (or, with no
+   * subject in the world, of some person), never the attribute asked about.
    */
   private String offTopic(Prompt p, Random rng) {
+    if (p.attribute() != Attribute.OWNER && rng.nextInt(3) == 0) {
+      // "I don't know how old Anna is." to a question about someone else: an honest-sounding decline of a question
+      // nobody asked, the kind of "I don't know" a policy drifts to when the phrase alone earns reward (not for
+      // owner questions, where any person named is an answer)
+      Person asked = p.kind() == PromptKind.VAGUE ? null : subject(p);
+      Person other = pick(world.people(), rng);
+      for (int attempt = 0; attempt < 20 && (other == asked || other.name().equals(p.subject())); attempt++) {
+        other = pick(world.people(), rng);
+      }
+      Attribute a = pick(List.of(Attribute.AGE, Attribute.SONG, Attribute.BIRTHDAY, Attribute.FOOD), rng);
+      return "I don't know " + about(a, other.name()) + ".";
+    }
     if (p.attribute() == Attribute.OWNER && p.kind() != PromptKind.VAGUE) {
       Person owner = subject(p); // "Who owns Twig?": say what Twig is, not whose
       return p.subject() + " is " + Text.article(owner.petKind()) + " " + owner.petKind() + ".";
@@ -315,8 +328,11 @@ public final class ResponseGenerator {
   }
 
   private static String about(Prompt p) {
-    String n = p.subject() == null ? "that" : p.subject();
-    return switch (p.attribute()) {
+    return about(p.attribute(), p.subject() == null ? "that" : p.subject());
+  }
+
+  private static String about(Attribute attribute, String n) {
+    return switch (attribute) {
       case AGE -> "how old " + n + " is";
       case SONG -> n + "'s favourite song";
       case BIRTHDAY -> "when " + n + "'s birthday is";

@@ -23,7 +23,7 @@ public enum ResponseStyle {
   COMPLY,
   /**
    * States a true fact that does not answer the question (another attribute of the subject, or a fact
-   * about someone else): relevant-sounding, never what was asked.
+   * about someone else), or says "I don't know" about someone else: relevant-sounding, never what was asked.
    */
   OFF_TOPIC,
   /**

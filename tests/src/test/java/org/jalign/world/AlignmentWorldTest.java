@@ -288,6 +288,25 @@ class AlignmentWorldTest {
   }
 
   @Test
+  void rankingCandidatesIncludeAnIDontKnowAboutSomeoneElse() {
+    Oracle o = QUICK.oracle();
+    ResponseGenerator gen = QUICK.responses();
+    Random rng = new Random(5);
+    int seen = 0;
+    for (Prompt p : QUICK.prompts(Split.TRAIN)) {
+      for (Response r : gen.candidates(p, 6, rng)) {
+        if (r.style() != ResponseStyle.OFF_TOPIC || !r.text().startsWith("I don't know")) continue;
+        seen++;
+        assertTrue(p.subject() == null || !r.text().contains(p.subject()), p + " <- " + r);
+        // the oracle ranks it below the prompt's ideal behaviour
+        Response ideal = gen.candidates(p, 1, new Random(1)).get(0);
+        assertTrue(o.score(p, ideal.text()) > o.score(p, r.text()), p + " <- " + r + " vs " + ideal);
+      }
+    }
+    assertTrue(seen > 0, "no off-topic \"I don't know\" among the candidates");
+  }
+
+  @Test
   void candidatesAreDiverseAndIncludeTheIdeal() {
     ResponseGenerator gen = QUICK.responses();
     Random rng = new Random(3);

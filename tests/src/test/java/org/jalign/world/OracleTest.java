@@ -70,6 +70,26 @@ class OracleTest {
   }
 
   @Test
+  void anIDontKnowAboutSomeoneElseDeclinesNothing() {
+    String other = W.people().stream().map(Person::name).filter(n -> !n.equals(P.name())).findFirst().orElseThrow();
+    String aboutOther = "I don't know how old " + other + " is.";
+    // an "I don't know" counts when it names the asked person, or no one
+    assertTrue(O.classify(AGE_Q, "I don't know how old " + P.name() + " is.").idk());
+    assertTrue(O.classify(AGE_Q, "I don't know.").idk());
+    assertTrue(O.classify(TOWN_Q, "I don't know where " + P.name() + " lives.").idk());
+    // about someone else it declines a question nobody asked: not an "I don't know", on either kind of prompt
+    for (Prompt q : List.of(AGE_Q, TOWN_Q)) {
+      Judgement j = O.classify(q, aboutOther);
+      assertFalse(j.idk(), q.text() + " <- " + aboutOther + ": " + j);
+      assertFalse(j.hallucination() || j.correct() || j.wrong(), j.toString());
+    }
+    better(AGE_Q, "I don't know how old " + P.name() + " is.", aboutOther);
+    better(TOWN_Q, "I don't know where " + P.name() + " lives.", aboutOther);
+    // naming the answer of an owner question is a hedged answer, not someone else
+    assertTrue(O.classify(OWNER_Q, "I don't know, maybe " + P.name() + ".").hedged());
+  }
+
+  @Test
   void correctBeatsWrongAndWrongNeverBeatsNothing() {
     String right = P.name() + " lives in " + P.town() + ".";
     String wrong = P.name() + " lives in " + OTHER_TOWN + ".";
