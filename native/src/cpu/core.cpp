@@ -164,14 +164,21 @@ inline __m256 gelu_grad8(__m256 x, __m256 x2, __m256 e, __m256 s) {
   return _mm256_fmadd_ps(a, du, s);
 }
 #endif
-}  // namespace
 
-void gelu_forward(float* out, const float* inp, int64_t n) {
+// Runs body(from, to) over [0, n) in blocks of kGeluBlock elements, the blocks spread over the threads.
+template <class Body>
+void over_gelu_blocks(int64_t n, const Body& body) {
   const int64_t blocks = (n + kGeluBlock - 1) / kGeluBlock;
 #pragma omp parallel for schedule(static) if (n > kParallelMin)
   for (int64_t blk = 0; blk < blocks; blk++) {
-    int64_t i = blk * kGeluBlock;
-    const int64_t end = i + kGeluBlock < n ? i + kGeluBlock : n;
+    const int64_t from = blk * kGeluBlock;
+    body(from, from + kGeluBlock < n ? from + kGeluBlock : n);
+  }
+}
+}  // namespace
+
+void gelu_forward(float* out, const float* inp, int64_t n) {
+  over_gelu_blocks(n, [&](int64_t i, int64_t end) {
 #ifdef JALIGN_VEXP_AVX2
     for (; i + 8 <= end; i += 8) {
       const __m256 x = _mm256_loadu_ps(inp + i);
@@ -182,15 +189,11 @@ void gelu_forward(float* out, const float* inp, int64_t n) {
       const float x = inp[i];
       out[i] = x * (1.0f / (1.0f + gelu_exp(x, x * x)));
     }
-  }
+  });
 }
 
 void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t n) {
-  const int64_t blocks = (n + kGeluBlock - 1) / kGeluBlock;
-#pragma omp parallel for schedule(static) if (n > kParallelMin)
-  for (int64_t blk = 0; blk < blocks; blk++) {
-    int64_t i = blk * kGeluBlock;
-    const int64_t end = i + kGeluBlock < n ? i + kGeluBlock : n;
+  over_gelu_blocks(n, [&](int64_t i, int64_t end) {
 #ifdef JALIGN_VEXP_AVX2
     for (; i + 8 <= end; i += 8) {
       const __m256 x = _mm256_loadu_ps(inp + i), x2 = _mm256_mul_ps(x, x);
@@ -203,7 +206,7 @@ void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t n) 
       const float x = inp[i], x2 = x * x, e = gelu_exp(x, x2);
       dinp[i] = std::fma(gelu_grad(x, x2, e, 1.0f / (1.0f + e)), dout[i], dinp[i]);
     }
-  }
+  });
 }
 
 void add(float* out, const float* a, const float* b, int64_t n) {
