@@ -69,7 +69,9 @@ int main() {
       const double X = x[i], u = k * (X + 0.044715 * X * X * X), t = std::tanh(u);
       const double ref = 0.5 * X * (1 + t);
       const double dref = 0.25 + dy[i] * (0.5 * (1 + t) + 0.5 * X * (1 - t * t) * k * (1 + 3 * 0.044715 * X * X));
-      if (std::fabs(y[i] - ref) > 1e-6 + 1e-6 * std::fabs(ref) || std::fabs(dx[i] - dref) > 2e-6 + 2e-6 * std::fabs(dref)) {
+      const bool off = std::fabs(y[i] - ref) > 1e-6 + 1e-6 * std::fabs(ref) ||
+                       std::fabs(dx[i] - dref) > 2e-6 + 2e-6 * std::fabs(dref);
+      if (off) {
         if (bad++ < 3) std::printf("  gelu x=%g: %g (want %g), grad %g (want %g)\n", X, y[i], ref, dx[i], dref);
       }
       done[0] = 0.25f;

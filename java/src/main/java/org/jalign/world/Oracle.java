@@ -184,16 +184,9 @@ public final class Oracle {
 
   /** Whether {@code w} names a person that neither the prompt {@code pw} names nor its answers are. */
   private boolean namesSomeoneElse(Prompt prompt, String[] w, String[] pw) {
-    List<String> found = names.found(w);
-    if (found.isEmpty()) return false;
     List<String> named = names.found(pw);
-    for (String f : found) {
-      if (named.contains(f)) continue;
-      boolean answer = false;
-      for (String a : prompt.answers()) answer |= a.toLowerCase(Locale.ROOT).equals(f);
-      if (!answer) return true;
-    }
-    return false;
+    return names.found(w).stream().anyMatch(
+        f -> !named.contains(f) && prompt.answers().stream().noneMatch(a -> a.equalsIgnoreCase(f)));
   }
 
   /** Reads {@code response} as an answer to {@code prompt}. A null response counts as empty. */
@@ -258,7 +251,8 @@ public final class Oracle {
         }
       }
       case UNANSWERABLE -> {
-        hallucination = assertsUnstated(prompt.attribute(), w, idkWords); // "don't know when Jack's birthday is" asserts none
+        // any "I don't know" phrase, about whomever: "I don't know when Jack's birthday is" asserts no birthday
+        hallucination = assertsUnstated(prompt.attribute(), w, idkWords);
         idk = idkPhrase && !hallucination;
         if (hallucination) {
           base = -0.6;

@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.ObjDoubleConsumer;
 import org.jalign.data.ChatTemplate;
 import org.jalign.generate.GenerationConfig;
 import org.jalign.generate.GenerationResult;
@@ -190,11 +191,7 @@ class RejectionSamplingTrainerTest {
       return out;
     };
     try (Gpt policy = tiny(58)) {
-      List<int[]> one = new ArrayList<>();
-      ChatTemplate tmpl = new ChatTemplate(TOK);
-      for (String p : PROMPTS) {
-        one.add(tmpl.renderPrompt(p, TINY.contextLength() - MAX_NEW, ChatTemplate.Truncation.KEEP_PROMPT_TAIL_RESPONSE_HEAD));
-      }
+      List<int[]> one = repeatedPromptIds(1);
       Generator gen = new Generator(policy, TOK);
       GenerationResult greedy = gen.generateIds(one, sampling(14).toBuilder().temperature(0f).build(), null);
       GenerationResult samples = gen.generateIds(repeatedPromptIds(n), sampling(14), null);
@@ -244,12 +241,8 @@ class RejectionSamplingTrainerTest {
         if (got.get(q).response().equals(greedyText) && !noMargin.get(q).response().equals(greedyText)) kept++;
       }
       assertTrue(kept > 0, "the margin kept at least one greedy response that a sample beat by less");
-      RejectionSamplingTrainer t = new RejectionSamplingTrainer(policy, TOK, LIKES_E, PROMPTS, 2, sampling(1),
-          new SftConfig());
-      for (double bad : new double[] {-0.5, Double.NaN, Double.POSITIVE_INFINITY}) {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> t.greedyMargin(bad));
-        assertTrue(e.getMessage().contains("greedy margin must be finite and >= 0"), e.getMessage());
-      }
+      refusesNegativeAndNonFinite(policy, RejectionSamplingTrainer::greedyMargin,
+          "greedy margin must be finite and >= 0");
     }
   }
 
@@ -296,12 +289,19 @@ class RejectionSamplingTrainerTest {
       assertTrue(differs > 0, "agreement changed at least one choice");
     }
     try (Gpt policy = tiny(57)) {
-      RejectionSamplingTrainer t = new RejectionSamplingTrainer(policy, TOK, LIKES_E, PROMPTS, 2, sampling(1),
-          new SftConfig());
-      for (double bad : new double[] {-0.5, Double.NaN, Double.POSITIVE_INFINITY}) {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> t.consensusWeight(bad));
-        assertTrue(e.getMessage().contains("consensus weight must be finite and >= 0"), e.getMessage());
-      }
+      refusesNegativeAndNonFinite(policy, RejectionSamplingTrainer::consensusWeight,
+          "consensus weight must be finite and >= 0");
+    }
+  }
+
+  /** {@code setting} refuses -0.5, NaN and +inf with a message containing {@code message}. */
+  static void refusesNegativeAndNonFinite(Gpt policy, ObjDoubleConsumer<RejectionSamplingTrainer> setting,
+      String message) {
+    RejectionSamplingTrainer t = new RejectionSamplingTrainer(policy, TOK, LIKES_E, PROMPTS, 2, sampling(1),
+        new SftConfig());
+    for (double bad : new double[] {-0.5, Double.NaN, Double.POSITIVE_INFINITY}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> setting.accept(t, bad));
+      assertTrue(e.getMessage().contains(message), e.getMessage());
     }
   }
 
