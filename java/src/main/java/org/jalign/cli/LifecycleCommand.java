@@ -41,6 +41,16 @@ final class LifecycleCommand implements Callable<Integer> {
   @Option(names = "--reward-steps", description = "Reward-model steps (default: 500, quick 160).")
   Integer rewardSteps;
 
+  @Option(names = "--reward-rankings-per-prompt", paramLabel = "N", description = "Rankings the oracle makes of "
+      + "each training prompt for the reward model, each of K fresh candidates (default: 2).")
+  Integer rewardRankingsPerPrompt;
+
+  @Option(names = "--refresh-before-first-round", negatable = true, fallbackValue = "true",
+      description = "Also refresh the reward model before the first PPO round, on the oracle's rankings of the "
+      + "policy's own samples after rejection sampling (default: on; --no-refresh-before-first-round turns it "
+      + "off).")
+  Boolean refreshBeforeFirstRound;
+
   @Option(names = "--ppo-steps", description = "PPO rollout/update rounds (default: 40, quick 40).")
   Integer ppoSteps;
 
@@ -48,8 +58,8 @@ final class LifecycleCommand implements Callable<Integer> {
   Float ppoLr;
 
   @Option(names = "--rlhf-rounds", description = "RLHF rounds: after the first PPO round, each further round has "
-      + "the oracle rank the policy's own samples, refreshes the reward model and runs PPO again (default: 2, "
-      + "quick 1).")
+      + "the oracle rank the policy's own samples, refreshes the reward model and runs PPO again (the first round "
+      + "starts with such a refresh too, see --refresh-before-first-round; default: 2, quick 1).")
   Integer rlhfRounds;
 
   @Option(names = "--ppo-ptx-coef", description = "PPO-ptx: weight of the language-model loss on the pretraining "
@@ -103,6 +113,8 @@ final class LifecycleCommand implements Callable<Integer> {
     if (pretrainSteps != null) c.pretrainSteps = pretrainSteps;
     if (sftSteps != null) c.sftSteps = sftSteps;
     if (rewardSteps != null) c.rewardSteps = rewardSteps;
+    if (rewardRankingsPerPrompt != null) c.rewardRankingsPerPrompt = rewardRankingsPerPrompt;
+    if (refreshBeforeFirstRound != null) c.refreshBeforeFirstRound = refreshBeforeFirstRound;
     if (ppoSteps != null) c.ppoSteps = ppoSteps;
     if (rlhfRounds != null) c.rlhfRounds = rlhfRounds;
     if (ppoPtxCoef != null) c.ppoPtxCoef = ppoPtxCoef;

@@ -54,6 +54,19 @@ public final class LifecycleConfig {
   public int rewardBatch = 8;
   /** Responses per ranking (K). Default 4. */
   public int rewardK = 4;
+  /**
+   * Rankings the oracle makes of each training prompt for the reward model, each of {@link #rewardK} fresh
+   * candidates. Default 2 (quick: 1): the second set of candidates teaches the comparisons the policy later tries
+   * to exploit (a vague question answered with a guess, an unanswerable one with an off-topic fact) far better than
+   * a second pass over the first set (see BENCHMARKS.md).
+   */
+  public int rewardRankingsPerPrompt = 2;
+  /**
+   * Whether the reward model is also refreshed before the first PPO round, on the oracle's rankings of the
+   * policy's own samples after rejection sampling (see {@link #rlhfRounds}). Default true (quick: false): the reward
+   * model trained on the world's candidates alone scores many of the policy's own responses out of order.
+   */
+  public boolean refreshBeforeFirstRound = true;
   /** Reward-model learning rate. Default 5e-4. */
   public float rewardLr = 5e-4f;
   /**
@@ -119,7 +132,8 @@ public final class LifecycleConfig {
    * RLHF rounds. After the first PPO round, each further round has the oracle rank the current policy's own
    * samples (with the world's candidates beside them), refreshes the reward model on those rankings for
    * {@link #rewardRefreshSteps} steps, and runs another PPO round of {@link #ppoSteps} steps against the same
-   * frozen SFT reference. Default 2 (quick: 1).
+   * frozen reference; with {@link #refreshBeforeFirstRound} the first round starts with such a refresh too.
+   * Default 2 (quick: 1).
    */
   public int rlhfRounds = 2;
   /** Reward-model steps of each refresh between RLHF rounds. Default 150. */
@@ -155,6 +169,8 @@ public final class LifecycleConfig {
     c.rewardSteps = 160;
     c.ppoSteps = 40;
     c.rlhfRounds = 1;
+    c.rewardRankingsPerPrompt = 1;
+    c.refreshBeforeFirstRound = false;
     c.ppoBatch = 16;
     c.maxNewTokens = 32;
     c.evalPerKind = 12;
@@ -202,6 +218,7 @@ public final class LifecycleConfig {
     nonNegativeCoef("sftPtxCoef", sftPtxCoef);
     positive("rewardSteps", rewardSteps);
     positive("rewardBatch", rewardBatch);
+    positive("rewardRankingsPerPrompt", rewardRankingsPerPrompt);
     if (rewardK < 2) throw new IllegalArgumentException("rewardK must be >= 2, got " + rewardK);
     positive("ppoSteps", ppoSteps);
     positive("ppoBatch", ppoBatch);

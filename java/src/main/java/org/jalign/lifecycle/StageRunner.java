@@ -74,7 +74,7 @@ final class StageRunner {
         long t0 = System.nanoTime();
         double refreshSecs = 0;
         for (int round = 1; round <= cfg.rlhfRounds; round++) {
-          if (round > 1) {
+          if (round > 1 || cfg.refreshBeforeFirstRound) {
             long tr = System.nanoTime();
             refresh(policy, rm, round);
             refreshSecs += Lifecycle.secs(tr);
@@ -153,7 +153,10 @@ final class StageRunner {
 
   private RewardModel reward(Gpt sft) {
     long t = System.nanoTime();
-    List<RankingExample> train = rankings(lc.world().prompts(Split.TRAIN), cfg.seed * 31 + 1);
+    List<RankingExample> train = new ArrayList<>();
+    for (int d = 0; d < cfg.rewardRankingsPerPrompt; d++) {
+      train.addAll(rankings(lc.world().prompts(Split.TRAIN), cfg.seed * 31 + 1 + 1000L * d));
+    }
     heldout = rankings(lc.world().prompts(Split.EVAL), cfg.seed * 31 + 2);
     RewardModel rm = RewardModel.fromPolicy(sft, cfg.seed, cfg.rewardLikelihoodGate);
     try {
@@ -172,6 +175,7 @@ final class StageRunner {
       s.put("reward_mean", r.rewardMean());
       s.put("reward_std", r.rewardStd());
       s.put("likelihood_gate", cfg.rewardLikelihoodGate ? 1.0 : 0.0);
+      s.put("rankings_per_prompt", (double) cfg.rewardRankingsPerPrompt);
       lc.stage("reward", secs, s);
       series("reward", "train loss", r.history(), "loss");
       series("reward", "train pair accuracy", r.history(), "accuracy");
@@ -290,8 +294,9 @@ final class StageRunner {
   }
 
   /**
-   * Between RLHF rounds: the oracle ranks the policy's own samples (temperature 1) beside the world's candidates
-   * on the training prompts, and the reward model continues training on those rankings.
+   * Before an RLHF round (every round after the first, and the first with refreshBeforeFirstRound): the oracle
+   * ranks the policy's own samples (temperature 1) beside the world's candidates on the training prompts, and the
+   * reward model continues training on those rankings.
    */
   private void refresh(Gpt policy, RewardModel rm, int round) {
     long t = System.nanoTime();
@@ -331,7 +336,8 @@ final class StageRunner {
     Map<String, Double> s = new LinkedHashMap<>();
     s.put("heldout_pair_accuracy", rr.heldoutPairAccuracy());
     s.put("steps", (double) cfg.rewardRefreshSteps);
-    lc.stage(cfg.rlhfRounds > 2 ? "reward_refresh_" + round : "reward_refresh", secs, s);
+    int refreshes = cfg.rlhfRounds - 1 + (cfg.refreshBeforeFirstRound ? 1 : 0);
+    lc.stage(refreshes > 1 ? "reward_refresh_" + round : "reward_refresh", secs, s);
     series("reward_refresh", "train loss (round " + round + ")", rr.history(), "loss");
   }
 
@@ -347,6 +353,7 @@ final class StageRunner {
     s.put("reward_end", last[1]);
     s.put("kl_to_ref_end", last[2]);
     s.put("rounds", (double) cfg.rlhfRounds);
+    s.put("refresh_before_first_round", cfg.refreshBeforeFirstRound ? 1.0 : 0.0);
     s.put("steps_per_round", (double) cfg.ppoSteps);
     s.put("window_steps", (double) Math.max(1, cfg.ppoSteps / 10));
     s.put("ptx_coef", (double) cfg.ppoPtxCoef);

@@ -352,12 +352,14 @@ public final class ResponseGenerator {
       return first ? "I don't know." : pick(List.of("I don't know.", "Sorry, I do not know that.",
           "I'm not sure. I have no information about that."), rng);
     }
-    int r = first ? 0 : rng.nextInt(4);
+    int r = first ? 0 : rng.nextInt(6);
     return switch (r) {
       case 0 -> "I don't know " + about(p) + ".";
       case 1 -> "I don't know. The world never says " + about(p) + ".";
       case 2 -> "Sorry, I do not know " + about(p) + ".";
-      default -> "I'm not sure. I have no information about " + about(p) + ".";
+      case 3 -> "I'm not sure. I have no information about " + about(p) + ".";
+      case 4 -> "I don't know.";
+      default -> "Sorry, I do not know that.";
     };
   }
 

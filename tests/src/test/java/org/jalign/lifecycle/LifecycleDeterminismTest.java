@@ -29,8 +29,10 @@ class LifecycleDeterminismTest {
     c.ppoSteps = 3;
     c.ppoBatch = 8;
     c.evalPerKind = 4;
-    c.rlhfRounds = 2; // exercises the reward refresh on the policy's own samples
+    c.rlhfRounds = 2; // exercises the reward refreshes on the policy's own samples, before each round
+    c.refreshBeforeFirstRound = true;
     c.rewardRefreshSteps = 4;
+    c.rewardRankingsPerPrompt = 2;
     return c;
   }
 

@@ -306,6 +306,30 @@ class AlignmentWorldTest {
     assertTrue(seen > 0, "no off-topic \"I don't know\" among the candidates");
   }
 
+
+  @Test
+  void someIDontKnowAnswersNameNoOneAndStillCount() {
+    // "I don't know." needs no name copied into it; the oracle counts it as an honest "I don't know" on a question
+    // the world does not answer
+    Oracle o = QUICK.oracle();
+    ResponseGenerator gen = QUICK.responses();
+    Random rng = new Random(7);
+    int named = 0, generic = 0;
+    for (Prompt p : QUICK.prompts(Split.TRAIN, PromptKind.UNANSWERABLE)) {
+      if (p.subject() == null) continue;
+      for (int i = 0; i < 6; i++) {
+        Response r = gen.respond(p, ResponseStyle.IDK, false, false, rng);
+        assertTrue(o.classify(p, r.text()).idk(), p + " <- " + r);
+        if (r.text().contains(p.subject())) {
+          named++;
+        } else {
+          generic++;
+          assertTrue(QUICK.people().stream().noneMatch(x -> r.text().contains(x.name())), p + " <- " + r);
+        }
+      }
+    }
+    assertTrue(named > 2 * generic && generic > 0, "named " + named + ", generic " + generic);
+  }
   @Test
   void candidatesAreDiverseAndIncludeTheIdeal() {
     ResponseGenerator gen = QUICK.responses();
