@@ -56,15 +56,16 @@ public final class LifecycleConfig {
   public int rewardK = 4;
   /**
    * Rankings the oracle makes of each training prompt for the reward model, each of {@link #rewardK} fresh
-   * candidates. Default 2 (quick: 1): the second set of candidates teaches the comparisons the policy later tries
-   * to exploit (a vague question answered with a guess, an unanswerable one with an off-topic fact) far better than
-   * a second pass over the first set (see BENCHMARKS.md).
+   * candidates. Default 2 (quick: 1): with the same {@link #rewardSteps}, a second set of candidates teaches the
+   * comparisons the policy later exploits (a vague question answered with a guess, an unanswerable one with an
+   * off-topic fact) better than seeing the first set twice as often (see BENCHMARKS.md).
    */
   public int rewardRankingsPerPrompt = 2;
   /**
    * Whether the reward model is also refreshed before the first PPO round, on the oracle's rankings of the
-   * policy's own samples after rejection sampling (see {@link #rlhfRounds}). Default true (quick: false): the reward
-   * model trained on the world's candidates alone scores many of the policy's own responses out of order.
+   * policy's own samples (after rejection sampling, when that is on; see {@link #rlhfRounds}). Default true (quick:
+   * false): the reward model trained on the world's candidates alone scores many of the policy's own responses out
+   * of order.
    */
   public boolean refreshBeforeFirstRound = true;
   /** Reward-model learning rate. Default 5e-4. */
@@ -136,7 +137,7 @@ public final class LifecycleConfig {
    * Default 2 (quick: 1).
    */
   public int rlhfRounds = 2;
-  /** Reward-model steps of each refresh between RLHF rounds. Default 150. */
+  /** Reward-model steps of each refresh before an RLHF round. Default 150. */
   public int rewardRefreshSteps = 150;
   /** Policy samples per prompt in each refresh's rankings (the rest of the K are the world's candidates). Default 2. */
   public int refreshSamples = 2;
