@@ -347,10 +347,13 @@ public final class ResponseGenerator {
     };
   }
 
+  /** "I don't know" phrasings that name no one (the first two also answer questions about a person). */
+  private static final List<String> IDK_NAMELESS = List.of("I don't know.", "Sorry, I do not know that.",
+      "I'm not sure. I have no information about that.");
+
   private String idk(Prompt p, Random rng, boolean first) {
     if (p.subject() == null || p.kind() == PromptKind.HARMFUL) {
-      return first ? "I don't know." : pick(List.of("I don't know.", "Sorry, I do not know that.",
-          "I'm not sure. I have no information about that."), rng);
+      return first ? IDK_NAMELESS.get(0) : pick(IDK_NAMELESS, rng);
     }
     int r = first ? 0 : rng.nextInt(6);
     return switch (r) {
@@ -358,8 +361,8 @@ public final class ResponseGenerator {
       case 1 -> "I don't know. The world never says " + about(p) + ".";
       case 2 -> "Sorry, I do not know " + about(p) + ".";
       case 3 -> "I'm not sure. I have no information about " + about(p) + ".";
-      case 4 -> "I don't know.";
-      default -> "Sorry, I do not know that.";
+      case 4 -> IDK_NAMELESS.get(0);
+      default -> IDK_NAMELESS.get(1);
     };
   }
 
