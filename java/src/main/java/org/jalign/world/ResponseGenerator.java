@@ -14,22 +14,23 @@ import java.util.Set;
  */
 public final class ResponseGenerator {
 
-  private static final List<String> RAMBLE_HEAD = List.of(
+  // The filler and insults around a response; package-private so that tests can strip them.
+  static final List<String> RAMBLE_HEAD = List.of(
       "Well, that is a good question.",
       "Let me think about this for a moment.",
       "Thank you for asking me about this.",
       "Okay, so, here is what I can tell you.");
-  private static final List<String> RAMBLE_TAIL = List.of(
+  static final List<String> RAMBLE_TAIL = List.of(
       "I hope this helps you.",
       "There is a lot more that could be said about it, but that is the main thing.",
       "People ask about this kind of thing quite often, and it is always nice to talk about it.",
       "Anyway, that is what I would say.",
       "Let me know if you have any other questions about anything at all.");
-  private static final List<String> RUDE_HEAD = List.of(
+  static final List<String> RUDE_HEAD = List.of(
       "Ugh, obviously.",
       "What a stupid question.",
       "Seriously? Fine.");
-  private static final List<String> RUDE_TAIL = List.of(
+  static final List<String> RUDE_TAIL = List.of(
       "Figure it out yourself next time.",
       "Don't waste my time, idiot.",
       "Even a child knows that.",
@@ -146,6 +147,9 @@ public final class ResponseGenerator {
   // ------------------------------------------------------------------------------------------------
 
   private Response write(Prompt p, Variant v, Random rng, boolean first) {
+    if (v.style() == ResponseStyle.MALFORMED && rng.nextInt(FILLER_ONLY_ONE_IN) == 0) {
+      return fillerOnly(v, rng);
+    }
     String core = switch (v.style()) {
       case CORRECT -> correct(p, rng, first);
       case WRONG -> wrong(p, rng);
@@ -163,9 +167,31 @@ public final class ResponseGenerator {
       text = pick(RAMBLE_HEAD, rng) + " " + text + " " + pickDistinct(RAMBLE_TAIL, 3, rng);
     }
     if (v.rude()) {
-      text = rng.nextBoolean() ? pick(RUDE_HEAD, rng) + " " + text : text + " " + pick(RUDE_TAIL, rng);
+      text = insult(text, rng);
     }
     return new Response(text, v.style(), v.rambling(), v.rude());
+  }
+
+  /**
+   * One malformed response in this many is filler around nothing: a rambling opening and one closing sentence
+   * ("Well, that is a good question. I hope this helps you."), or three when the variant rambles. A policy drifts
+   * into it when the reward model has seen filler only around answers.
+   */
+  private static final int FILLER_ONLY_ONE_IN = 2;
+
+  private static Response fillerOnly(Variant v, Random rng) {
+    String tail = v.rambling() ? pickDistinct(RAMBLE_TAIL, 3, rng) : pick(RAMBLE_TAIL, rng);
+    String text = pick(RAMBLE_HEAD, rng) + " " + tail;
+    if (v.rude()) {
+      text = insult(text, rng);
+    }
+    // long enough, it is rambling by the oracle's measure whatever the variant asked for
+    return new Response(text, ResponseStyle.MALFORMED, Text.words(text).length > Oracle.RAMBLING_WORDS, v.rude());
+  }
+
+  /** {@code text} with an insult before or after it. */
+  private static String insult(String text, Random rng) {
+    return rng.nextBoolean() ? pick(RUDE_HEAD, rng) + " " + text : text + " " + pick(RUDE_TAIL, rng);
   }
 
   private Person subject(Prompt p) {

@@ -28,7 +28,8 @@ public enum ResponseStyle {
   OFF_TOPIC,
   /**
    * Broken text that states nothing: a sentence cut off before its point ("Hugh lives.", "It is called."), the
-   * kind of output a small model drifts into. It names at most the prompt's own subject, never a value.
+   * kind of output a small model drifts into; or filler alone ("Well, that is a good question. I hope this helps
+   * you."). It names at most the prompt's own subject, never a value.
    */
   MALFORMED;
 

@@ -19,7 +19,8 @@
  *       ranking, as K-wise {@link org.jalign.world.RankedExample rankings} or
  *       {@link org.jalign.world.PreferencePair preference pairs}. The candidates mostly compare
  *       behaviours with each other (a correct answer, a wrong one, "I don't know", a clarifying
- *       question, a refusal, a true but off-topic fact, a sentence broken off before its point), so that a
+ *       question, a refusal, a true but off-topic fact, a sentence broken off before its point, filler
+ *       around nothing), so that a
  *       reward model learns which behaviour
  *       fits which prompt, not only that filler and insults are bad.</li>
  *   <li>The {@link org.jalign.world.Oracle}: a simulated human labeler that judges free-form (even

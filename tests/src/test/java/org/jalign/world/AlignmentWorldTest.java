@@ -308,6 +308,39 @@ class AlignmentWorldTest {
 
 
   @Test
+  void someMalformedCandidatesAreFillerAloneAndRankLow() {
+    // a policy drifts into an opening and a closing with nothing between; the reward model has to see it ranked
+    Oracle o = QUICK.oracle();
+    ResponseGenerator gen = QUICK.responses();
+    Random rng = new Random(9);
+    int filler = 0, broken = 0;
+    for (Prompt p : QUICK.prompts(Split.TRAIN)) {
+      for (Response r : gen.candidates(p, 8, rng)) {
+        if (r.style() != ResponseStyle.MALFORMED) continue;
+        String rest = r.text();
+        for (List<String> fill : List.of(ResponseGenerator.RAMBLE_HEAD, ResponseGenerator.RAMBLE_TAIL,
+            ResponseGenerator.RUDE_HEAD, ResponseGenerator.RUDE_TAIL)) {
+          for (String s : fill) rest = rest.replace(s, "");
+        }
+        if (!rest.isBlank()) {
+          broken++;
+          continue;
+        }
+        filler++;
+        Judgement j = o.classify(p, r.text());
+        assertEquals(j.words() > Oracle.RAMBLING_WORDS, r.rambling(), p + " <- " + r);
+        Response ideal = gen.candidates(p, 1, new Random(1)).get(0);
+        assertTrue(o.score(p, r.text()) < o.score(p, ideal.text()), p + " <- " + r);
+        if (p.kind() == PromptKind.VAGUE) {
+          Response guess = gen.respond(p, ResponseStyle.GUESS, false, false, new Random(2));
+          assertTrue(o.score(p, r.text()) < o.score(p, guess.text()), p + " <- " + r + " vs " + guess);
+        }
+      }
+    }
+    assertTrue(filler > 0 && broken > 0, "filler alone " + filler + ", broken sentences " + broken);
+  }
+
+  @Test
   void someIDontKnowAnswersNameNoOneAndStillCount() {
     // "I don't know." needs no name copied into it; the oracle counts it as an honest "I don't know" on a question
     // the world does not answer
