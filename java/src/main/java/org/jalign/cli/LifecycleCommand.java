@@ -45,6 +45,15 @@ final class LifecycleCommand implements Callable<Integer> {
       + "each training prompt for the reward model, each of K fresh candidates (default: 2).")
   Integer rewardRankingsPerPrompt;
 
+  @Option(names = "--reward-k", paramLabel = "K", description = "Responses in each of the oracle's rankings for the "
+      + "reward model; all K(K-1)/2 pairs train it (default: 6, quick 4).")
+  Integer rewardK;
+
+  @Option(names = "--reward-max-length", paramLabel = "TOKENS", description = "Longest prompt-and-response sequence "
+      + "the reward model trains on; a longer response keeps its head, as the policy's own stop at its maximum "
+      + "response length (default: 80).")
+  Integer rewardMaxLength;
+
   @Option(names = "--refresh-before-first-round", negatable = true, fallbackValue = "true",
       description = "Also refresh the reward model before the first PPO round, on the oracle's rankings of the "
       + "policy's own samples after rejection sampling (default: on; --no-refresh-before-first-round turns it "
@@ -114,6 +123,8 @@ final class LifecycleCommand implements Callable<Integer> {
     if (sftSteps != null) c.sftSteps = sftSteps;
     if (rewardSteps != null) c.rewardSteps = rewardSteps;
     if (rewardRankingsPerPrompt != null) c.rewardRankingsPerPrompt = rewardRankingsPerPrompt;
+    if (rewardK != null) c.rewardK = rewardK;
+    if (rewardMaxLength != null) c.rewardMaxLength = rewardMaxLength;
     if (refreshBeforeFirstRound != null) c.refreshBeforeFirstRound = refreshBeforeFirstRound;
     if (ppoSteps != null) c.ppoSteps = ppoSteps;
     if (rlhfRounds != null) c.rlhfRounds = rlhfRounds;

@@ -52,8 +52,12 @@ public final class LifecycleConfig {
   public int rewardSteps = 500;
   /** Ranking groups per reward-model step. Default 8. */
   public int rewardBatch = 8;
-  /** Responses per ranking (K). Default 4. */
-  public int rewardK = 4;
+  /**
+   * Responses per ranking (K); every one of its K(K-1)/2 pairs trains the reward model. Default 6 (quick: 4): with
+   * six, most rankings hold a refusal, an "I don't know" and filler beside the right behaviour, so the reward model
+   * learns that a refusal is right only for a harmful request (see BENCHMARKS.md).
+   */
+  public int rewardK = 6;
   /**
    * Rankings the oracle makes of each training prompt for the reward model, each of {@link #rewardK} fresh
    * candidates. Default 2 (quick: 1): with the same {@link #rewardSteps}, a second set of candidates teaches the
@@ -68,6 +72,13 @@ public final class LifecycleConfig {
    * of order.
    */
   public boolean refreshBeforeFirstRound = true;
+  /**
+   * Longest sequence, prompt and response together, that the reward model trains on (its first training and every
+   * refresh); a longer response keeps its head. Default 80: the policy's own responses stop at {@link #maxNewTokens},
+   * so a reward model scoring them never reads further, while a rambling ranking candidate runs to 160 tokens and
+   * padding every batch to it made most of the reward model's work (see BENCHMARKS.md).
+   */
+  public int rewardMaxLength = 80;
   /** Reward-model learning rate. Default 5e-4. */
   public float rewardLr = 5e-4f;
   /**
@@ -137,8 +148,8 @@ public final class LifecycleConfig {
    * Default 2 (quick: 1).
    */
   public int rlhfRounds = 2;
-  /** Reward-model steps of each refresh before an RLHF round. Default 150. */
-  public int rewardRefreshSteps = 150;
+  /** Reward-model steps of each refresh before an RLHF round. Default 100. */
+  public int rewardRefreshSteps = 100;
   /** Policy samples per prompt in each refresh's rankings (the rest of the K are the world's candidates). Default 2. */
   public int refreshSamples = 2;
   /** KL penalty coefficient. Default 0.2. */
@@ -170,6 +181,7 @@ public final class LifecycleConfig {
     c.rewardSteps = 160;
     c.ppoSteps = 40;
     c.rlhfRounds = 1;
+    c.rewardK = 4;
     c.rewardRankingsPerPrompt = 1;
     c.refreshBeforeFirstRound = false;
     c.ppoBatch = 16;
@@ -221,6 +233,10 @@ public final class LifecycleConfig {
     positive("rewardBatch", rewardBatch);
     positive("rewardRankingsPerPrompt", rewardRankingsPerPrompt);
     if (rewardK < 2) throw new IllegalArgumentException("rewardK must be >= 2, got " + rewardK);
+    if (rewardMaxLength < 2 || rewardMaxLength > contextLength) {
+      throw new IllegalArgumentException("rewardMaxLength must be in [2, contextLength=" + contextLength + "], got "
+          + rewardMaxLength);
+    }
     positive("ppoSteps", ppoSteps);
     positive("ppoBatch", ppoBatch);
     positiveFinite("ppoLr", ppoLr);

@@ -162,7 +162,7 @@ final class StageRunner {
     try {
       RewardConfig rc = new RewardConfig().batchSize(cfg.rewardBatch).maxSteps(cfg.rewardSteps).epochs(1000)
           .lr(cfg.rewardLr).warmupSteps(Math.max(1, cfg.rewardSteps / 20)).minLrFraction(0.1)
-          .maxLength(cfg.contextLength).seed(cfg.seed).progress(cfg.progress).out(lc.out());
+          .maxLength(cfg.rewardMaxLength).seed(cfg.seed).progress(cfg.progress).out(lc.out());
       RewardResult r = new RewardTrainer(rm, lc.tokenizer(), rc, train, heldout).train();
       double secs = Lifecycle.secs(t);
       if (cfg.progress) lc.out().println();
@@ -176,6 +176,8 @@ final class StageRunner {
       s.put("reward_std", r.rewardStd());
       s.put("likelihood_gate", cfg.rewardLikelihoodGate ? 1.0 : 0.0);
       s.put("rankings_per_prompt", (double) cfg.rewardRankingsPerPrompt);
+      s.put("max_length", (double) cfg.rewardMaxLength);
+      s.put("k", (double) cfg.rewardK);
       lc.stage("reward", secs, s);
       series("reward", "train loss", r.history(), "loss");
       series("reward", "train pair accuracy", r.history(), "accuracy");
@@ -327,7 +329,7 @@ final class StageRunner {
     }
     RewardConfig rc = new RewardConfig().batchSize(cfg.rewardBatch).maxSteps(cfg.rewardRefreshSteps).epochs(1000)
         .lr(cfg.rewardLr / 2).warmupSteps(Math.max(1, cfg.rewardRefreshSteps / 20)).minLrFraction(0.1)
-        .maxLength(cfg.contextLength).seed(seed).progress(cfg.progress).out(lc.out());
+        .maxLength(cfg.rewardMaxLength).seed(seed).progress(cfg.progress).out(lc.out());
     RewardResult rr = new RewardTrainer(rm, lc.tokenizer(), rc, train, heldout).train();
     double secs = Lifecycle.secs(t);
     if (cfg.progress) lc.out().println();

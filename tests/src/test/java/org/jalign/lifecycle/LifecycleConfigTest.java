@@ -33,6 +33,8 @@ class LifecycleConfigTest {
     refused("pretrainSeqLen 200 exceeds contextLength 160", c -> c.pretrainSeqLen = 200);
     refused("rewardK must be >= 2", c -> c.rewardK = 1);
     refused("rewardRankingsPerPrompt must be > 0", c -> c.rewardRankingsPerPrompt = 0);
+    refused("rewardMaxLength must be in [2, contextLength=160], got 1", c -> c.rewardMaxLength = 1);
+    refused("rewardMaxLength must be in [2, contextLength=160], got 161", c -> c.rewardMaxLength = 161);
     refused("rejectionSamples must be 0 (off) or >= 2", c -> c.rejectionSamples = 1);
     refused("rejectionLr must be finite and > 0", c -> c.rejectionLr = Float.NaN);
     refused("rejectionIterations must be > 0", c -> c.rejectionIterations = 0);
