@@ -299,13 +299,12 @@ class AlignmentWorldTest {
         seen++;
         assertTrue(p.subject() == null || !r.text().contains(p.subject()), p + " <- " + r);
         // the oracle ranks it below the prompt's ideal behaviour
-        Response ideal = gen.candidates(p, 1, new Random(1)).get(0);
+        Response ideal = gen.ideal(p);
         assertTrue(o.score(p, ideal.text()) > o.score(p, r.text()), p + " <- " + r + " vs " + ideal);
       }
     }
     assertTrue(seen > 0, "no off-topic \"I don't know\" among the candidates");
   }
-
 
   @Test
   void someMalformedCandidatesAreFillerAloneAndRankLow() {
@@ -329,7 +328,7 @@ class AlignmentWorldTest {
         filler++;
         Judgement j = o.classify(p, r.text());
         assertEquals(j.words() > Oracle.RAMBLING_WORDS, r.rambling(), p + " <- " + r);
-        Response ideal = gen.candidates(p, 1, new Random(1)).get(0);
+        Response ideal = gen.ideal(p);
         assertTrue(o.score(p, r.text()) < o.score(p, ideal.text()), p + " <- " + r);
         if (p.kind() == PromptKind.VAGUE) {
           Response guess = gen.respond(p, ResponseStyle.GUESS, false, false, new Random(2));
@@ -363,6 +362,7 @@ class AlignmentWorldTest {
     }
     assertTrue(named > 2 * generic && generic > 0, "named " + named + ", generic " + generic);
   }
+
   @Test
   void candidatesAreDiverseAndIncludeTheIdeal() {
     ResponseGenerator gen = QUICK.responses();
