@@ -76,6 +76,11 @@ final class LifecycleCommand implements Callable<Integer> {
       + "default: 1).")
   Float ppoPtxCoef;
 
+  @Option(names = "--ppo-demo-coef", paramLabel = "W", description = "Weight of the SFT loss on the vetted "
+      + "demonstrations (the SFT demonstrations the labeler rates as good as the ideal response) mixed into every PPO "
+      + "policy update, so PPO keeps the answers the reward model cannot check (0 = off; default: 1).")
+  Float ppoDemoCoef;
+
   @Option(names = "--rejection-samples", paramLabel = "N", description = "Rejection-sampling fine-tuning before PPO: "
       + "the SFT policy samples N responses to every RL prompt, the reward model picks the best of each, and the "
       + "policy is fine-tuned on those (0 = off; default: 8).")
@@ -88,6 +93,11 @@ final class LifecycleCommand implements Callable<Integer> {
   @Option(names = "--rejection-ptx-coef", paramLabel = "W", description = "Weight of the language-model loss on the "
       + "pretraining corpus added to every rejection-sampling fine-tuning step (0 = off; default: 1).")
   Float rejectionPtxCoef;
+
+  @Option(names = "--rejection-demonstrations", negatable = true, fallbackValue = "true",
+      description = "Fine-tune each rejection-sampling iteration on the vetted demonstrations beside the chosen "
+      + "samples (default: on; --no-rejection-demonstrations turns it off).")
+  Boolean rejectionDemonstrations;
 
   @Option(names = "--rejection-greedy", negatable = true, fallbackValue = "true",
       description = "Offer the policy's greedy response beside the samples in rejection sampling, so every choice "
@@ -129,6 +139,7 @@ final class LifecycleCommand implements Callable<Integer> {
     if (ppoSteps != null) c.ppoSteps = ppoSteps;
     if (rlhfRounds != null) c.rlhfRounds = rlhfRounds;
     if (ppoPtxCoef != null) c.ppoPtxCoef = ppoPtxCoef;
+    if (ppoDemoCoef != null) c.ppoDemoCoef = ppoDemoCoef;
     if (rewardLikelihoodGate != null) c.rewardLikelihoodGate = rewardLikelihoodGate;
     if (rejectionSamples != null) c.rejectionSamples = rejectionSamples;
     if (ppoLr != null) c.ppoLr = ppoLr;
@@ -136,6 +147,7 @@ final class LifecycleCommand implements Callable<Integer> {
     if (rejectionGreedy != null) c.rejectionGreedy = rejectionGreedy;
     if (sftPtxCoef != null) c.sftPtxCoef = sftPtxCoef;
     if (rejectionPtxCoef != null) c.rejectionPtxCoef = rejectionPtxCoef;
+    if (rejectionDemonstrations != null) c.rejectionDemonstrations = rejectionDemonstrations;
     if (rejectionConsensus != null) c.rejectionConsensus = rejectionConsensus;
     if (rejectionGreedyMargin != null) c.rejectionGreedyMargin = rejectionGreedyMargin;
     new Lifecycle(c).run();

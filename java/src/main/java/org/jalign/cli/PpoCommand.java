@@ -8,8 +8,9 @@ import java.util.concurrent.Callable;
 import org.jalign.backend.Backend;
 import org.jalign.data.ChatTemplate;
 import org.jalign.data.PromptExample;
-import org.jalign.model.Gpt;
+import org.jalign.data.SftExample;
 import org.jalign.data.TokenSource;
+import org.jalign.model.Gpt;
 import org.jalign.train.ppo.PpoConfig;
 import org.jalign.train.ppo.PpoResult;
 import org.jalign.train.ppo.PpoTrainer;
@@ -124,6 +125,20 @@ final class PpoCommand implements Callable<Integer> {
 
   @Mixin PtxOptions ptx;
 
+  @Option(names = "--demonstrations", paramLabel = "JSONL", description = "Demonstrations in an SFT format "
+      + "({\"prompt\",\"completion\"} or {\"messages\":[...]}, one per line) whose SFT loss, weighted by --demo-coef, "
+      + "joins every policy update, so the policy keeps the answers they give where the reward model cannot check "
+      + "them.")
+  Path demonstrations;
+
+  @Option(names = "--demo-coef", paramLabel = "B", description = "Weight of the --demonstrations SFT loss (default: "
+      + "${DEFAULT-VALUE}).")
+  float demoCoef = 1f;
+
+  @Option(names = "--demo-batch-size", paramLabel = "N", description = "Demonstrations per policy update (default: "
+      + "${DEFAULT-VALUE}).")
+  int demoBatchSize = 8;
+
   @Option(names = "--seed", paramLabel = "SEED", description = "Sampling and shuffling seed (default: ${DEFAULT-VALUE}).")
   long seed = 0;
 
@@ -137,13 +152,22 @@ final class PpoCommand implements Callable<Integer> {
         .klTarget(klTarget).klHorizon(klHorizon).whitenAdvantages(!noWhiten).approxKlBound(approxKlBound)
         .rewardClip(rewardClip).missingEosPenalty(missingEosPenalty).responseLength(responseLength)
         .temperature(temperature).topK(topK).topP(topP).ptxCoef(ptx.coef())
-        .ptxBatchSize(ptx.ptxBatchSize).ptxSeqLen(ptx.ptxSeqLen).seed(seed).progress(progress).build();
+        .ptxBatchSize(ptx.ptxBatchSize).ptxSeqLen(ptx.ptxSeqLen).demoCoef(demonstrations == null ? 0f : demoCoef)
+        .demoBatchSize(demoBatchSize).seed(seed).progress(progress).build();
   }
 
   @Override
   public Integer call() throws Exception {
     PpoConfig cfg = config();
     List<String> ptxDocs = ptx.documents();
+    List<SftExample> demos = null;
+    if (demonstrations != null) {
+      if (!(demoCoef > 0)) {
+        throw new IllegalArgumentException("--demo-coef must be > 0 with --demonstrations, got " + demoCoef);
+      }
+      demos = SftExample.readJsonl(demonstrations);
+      if (demos.isEmpty()) throw new IllegalArgumentException("--demonstrations " + demonstrations + " is empty");
+    }
     try (Backend backend = device.open()) {
       StageOptions.Loaded m = StageOptions.loadModel(policy, backend);
       try (Gpt pol = m.model();
@@ -162,6 +186,7 @@ final class PpoCommand implements Callable<Integer> {
         try (PpoTrainer tr = PpoTrainer.fromPromptIds(pol, ref, rm, m.tokenizer(), cfg, ids, null)) {
           TokenSource text = ptx.tokens(ptxDocs, m.tokenizer());
           if (text != null) tr.pretrainData(text);
+          if (demos != null) tr.demonstrations(demos);
           if (resume != null) tr.resume(resume);
           PpoResult r = tr.train();
           StageOptions.saveModel(out, pol, m.tokenizer(), "ppo");

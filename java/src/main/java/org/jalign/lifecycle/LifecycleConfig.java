@@ -125,6 +125,13 @@ public final class LifecycleConfig {
    * (0 = off), as {@link #sftPtxCoef} does for SFT. Default 1.
    */
   public float rejectionPtxCoef = 1f;
+  /**
+   * Whether each rejection-sampling iteration also fine-tunes on the vetted SFT demonstrations (those the labeler
+   * rates as high as the ideal response; {@link org.jalign.world.AlignmentWorld#vettedDemonstrations()}) beside the
+   * chosen samples. Default true: best-of-n on the policy's own samples trades facts the policy half knows for
+   * others the reward model cannot tell from them, and the demonstrations hold them (see BENCHMARKS.md).
+   */
+  public boolean rejectionDemonstrations = true;
   /** PPO steps (rollout + update rounds). Default 40 (quick: 40). */
   public int ppoSteps = 40;
   /** Prompts per PPO rollout. Default 32 (quick: 16). */
@@ -140,6 +147,14 @@ public final class LifecycleConfig {
    * where the reward model cannot check the facts the policy half knows (see BENCHMARKS.md).
    */
   public float ppoPtxCoef = 1f;
+  /**
+   * Weight of the SFT loss on the vetted demonstrations mixed into every PPO policy update (0 = off; see {@link
+   * org.jalign.train.ppo.PpoConfig#demoCoef()}). Default 1 (quick: 0): it holds the answers PPO would otherwise
+   * trade away, as {@link #rejectionDemonstrations} does in rejection sampling (see BENCHMARKS.md). The quick run's
+   * reward model (K = 4, 160 steps, never refreshed) scores the demonstrations below the policy's own choices, so
+   * with them its PPO round lowers the reward it optimises.
+   */
+  public float ppoDemoCoef = 1f;
   /**
    * RLHF rounds. After the first PPO round, each further round has the oracle rank the current policy's own
    * samples (with the world's candidates beside them), refreshes the reward model on those rankings for
@@ -184,6 +199,7 @@ public final class LifecycleConfig {
     c.rewardK = 4;
     c.rewardRankingsPerPrompt = 1;
     c.refreshBeforeFirstRound = false;
+    c.ppoDemoCoef = 0f;
     c.ppoBatch = 16;
     c.maxNewTokens = 32;
     c.evalPerKind = 12;
@@ -241,6 +257,7 @@ public final class LifecycleConfig {
     positive("ppoBatch", ppoBatch);
     positiveFinite("ppoLr", ppoLr);
     nonNegativeCoef("ppoPtxCoef", ppoPtxCoef);
+    nonNegativeCoef("ppoDemoCoef", ppoDemoCoef);
     positive("maxNewTokens", maxNewTokens);
     positive("rlhfRounds", rlhfRounds);
     positive("rewardRefreshSteps", rewardRefreshSteps);

@@ -41,6 +41,8 @@ final class StageRunner {
   private List<PromptResponse> rlhfEval;
   /** The reward model's held-out rankings (EVAL prompts), for the first training and every refresh. */
   private List<RankingExample> heldout;
+  /** See {@link #vetted()}. */
+  private List<SftExample> vetted;
 
   StageRunner(Lifecycle lc) {
     this.lc = lc;
@@ -192,6 +194,21 @@ final class StageRunner {
   // ------------------------------------------------------------------ rejection sampling
 
   /**
+   * The vetted SFT demonstrations ({@link org.jalign.world.AlignmentWorld#vettedDemonstrations()}) as SFT examples,
+   * for rejection sampling and PPO; built on first use.
+   */
+  private List<SftExample> vetted() {
+    if (vetted == null) {
+      List<SftExample> xs = new ArrayList<>();
+      for (Demonstration d : lc.world().vettedDemonstrations()) {
+        xs.add(SftExample.of(d.prompt().text(), d.response().text()));
+      }
+      vetted = List.copyOf(xs);
+    }
+    return vetted;
+  }
+
+  /**
    * Best-of-n fine-tuning on the RL prompts under the reward model (see {@link RejectionSamplingTrainer}), repeated
    * {@link LifecycleConfig#rejectionIterations} times: each iteration samples from the policy the previous one
    * fine-tuned, so a response the SFT policy rarely gives (an honest "I don't know") is sampled more often, and
@@ -216,6 +233,7 @@ final class StageRunner {
           cfg.rejectionSamples, sampling, sc).greedyCandidate(cfg.rejectionGreedy)
           .consensusWeight(cfg.rejectionConsensus).greedyMargin(cfg.rejectionGreedyMargin);
       if (cfg.rejectionPtxCoef > 0) trainer.pretrainData(lc.corpus());
+      if (cfg.rejectionDemonstrations) trainer.demonstrations(vetted());
       RejectionSamplingTrainer.Result r = trainer.train();
       List<Map<String, Double>> h = r.sft().history();
       lossStart = h.get(0).get("loss");
@@ -225,9 +243,10 @@ final class StageRunner {
       lastSampleMean = r.meanSampleReward();
       lastChosenMean = r.meanChosenReward();
       skipped = r.skippedPrompts();
+      String demos = cfg.rejectionDemonstrations ? " with " + vetted().size() + " vetted demonstrations" : "";
       lc.say(String.format("rejection sampling %d/%d: best of %d samples on %d prompts, mean reward %.3f -> chosen "
-          + "%.3f; %d steps, loss %.3f -> %.3f", it, iterations, cfg.rejectionSamples, prompts.size(),
-          r.meanSampleReward(), r.meanChosenReward(), cfg.rejectionSteps, lossStart, lossEnd));
+          + "%.3f; %d steps%s, loss %.3f -> %.3f", it, iterations, cfg.rejectionSamples, prompts.size(),
+          r.meanSampleReward(), r.meanChosenReward(), cfg.rejectionSteps, demos, lossStart, lossEnd));
       series("rejection_sampling", iterations > 1 ? "train loss (iteration " + it + ")" : "train loss", h, "loss");
     }
     double secs = Lifecycle.secs(t);
@@ -248,6 +267,7 @@ final class StageRunner {
     s.put("loss_end", lossEnd);
     s.put("ptx_coef", (double) cfg.rejectionPtxCoef);
     if (cfg.rejectionPtxCoef > 0) s.put("ptx_loss_end", ptxEnd);
+    s.put("demonstrations", cfg.rejectionDemonstrations ? (double) vetted().size() : 0.0);
     lc.stage("rejection_sampling", secs, s);
   }
 
@@ -271,12 +291,13 @@ final class StageRunner {
       List<Map<String, Double>> history) throws IOException {
     long t = System.nanoTime();
     PpoConfig pc = PpoConfig.builder().steps(cfg.ppoSteps).batchSize(cfg.ppoBatch).lr(cfg.ppoLr)
-        .klCoef(cfg.ppoKlCoef).ptxCoef(cfg.ppoPtxCoef)
+        .klCoef(cfg.ppoKlCoef).ptxCoef(cfg.ppoPtxCoef).demoCoef(cfg.ppoDemoCoef)
         .ptxSeqLen(ptxSeqLen()).responseLength(cfg.maxNewTokens)
         .seed(cfg.seed + 1000L * (round - 1)).progress(cfg.progress).out(lc.out()).build();
     try (PpoTrainer trainer = PpoTrainer.fromPromptIds(policy, reference, rm, lc.tokenizer(), pc, promptIds,
         rm.trunk())) {
       if (cfg.ppoPtxCoef > 0) trainer.pretrainData(lc.corpus());
+      if (cfg.ppoDemoCoef > 0) trainer.demonstrations(vetted());
       PpoResult r = trainer.train();
       if (cfg.progress) lc.out().println();
       int w = Math.max(1, r.history().size() / 10);
@@ -359,6 +380,7 @@ final class StageRunner {
     s.put("steps_per_round", (double) cfg.ppoSteps);
     s.put("window_steps", (double) Math.max(1, cfg.ppoSteps / 10));
     s.put("ptx_coef", (double) cfg.ppoPtxCoef);
+    s.put("demo_coef", (double) cfg.ppoDemoCoef);
     s.put("round1_reward_start", first[0]);
     s.put("round1_reward_end", first[1]);
     s.put("round1_kl_to_ref_end", first[2]);
@@ -368,7 +390,7 @@ final class StageRunner {
         cfg.rlhfRounds, cfg.ppoSteps, last[0], last[1], last[2], secs));
     lc.stage("ppo", secs, s);
     for (String key : new String[] {"reward", "kl_to_ref", "entropy", "clip_frac", "approx_kl", "value_loss",
-        "response_length", "ptx_loss"}) {
+        "response_length", "ptx_loss", "demo_loss"}) {
       series("ppo", key, history, key);
     }
   }

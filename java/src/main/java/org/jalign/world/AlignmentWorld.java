@@ -19,7 +19,8 @@ import java.util.Set;
  *   <li>a pretraining corpus of encyclopedia-style prose about the world plus generic filler
  *       ({@link #corpus()}),</li>
  *   <li>prompts of four kinds ({@link PromptKind}) in three disjoint splits ({@link #prompts(Split)}),</li>
- *   <li>imperfect SFT demonstrations ({@link #sftDemonstrations()}),</li>
+ *   <li>imperfect SFT demonstrations ({@link #sftDemonstrations()}) and those a labeler approves
+ *       ({@link #vettedDemonstrations()}),</li>
  *   <li>diverse candidate responses for ranking data ({@link #responses()}, {@link #rankingData}),</li>
  *   <li>a simulated human labeler ({@link #oracle()}).</li>
  * </ul>
@@ -492,6 +493,23 @@ public final class AlignmentWorld {
     List<Demonstration> out = new ArrayList<>();
     for (Prompt p : prompts(Split.TRAIN)) {
       out.add(new Demonstration(p, gen.sftResponse(p, rng)));
+    }
+    return out;
+  }
+
+  /**
+   * The {@link #sftDemonstrations()} the labeler ({@link #oracle()}) rates as high as the world's ideal response to
+   * their prompt: a correct, concise and polite answer, an honest "I don't know", a clarifying question, a polite
+   * refusal. The rest (rambling, rude, wrong or made-up answers, guesses, compliance) are left out. Reviewing a
+   * demonstration costs the labeler one judgement, as ranking costs one per candidate.
+   */
+  public List<Demonstration> vettedDemonstrations() {
+    Oracle o = oracle();
+    ResponseGenerator gen = responses();
+    List<Demonstration> out = new ArrayList<>();
+    for (Demonstration d : sftDemonstrations()) {
+      Prompt p = d.prompt();
+      if (o.score(p, d.response().text()) >= o.score(p, gen.ideal(p).text())) out.add(d);
     }
     return out;
   }

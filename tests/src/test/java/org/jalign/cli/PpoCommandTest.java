@@ -15,7 +15,7 @@ import org.jalign.text.Tokenizer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code jalign ppo} end to end on tiny checkpoints: help, a run, and a resumed run. */
+/** {@code jalign ppo} end to end on tiny checkpoints: help, a run, a resumed run, PPO-ptx and demonstrations. */
 class PpoCommandTest {
 
   @Test
@@ -64,5 +64,28 @@ class PpoCommandTest {
     assertEquals(1, absent.rc());
     assertTrue(tooShort.err().contains("fewer than one window"), tooShort.err());
     assertTrue(absent.err().contains("--ptx-text") && absent.err().contains("no such file"), absent.err());
+
+    // demonstrations mixed into every policy update: run; a malformed file or a zero weight is refused first
+    Path demos = dir.resolve("demos.jsonl"), broken = dir.resolve("broken.jsonl");
+    Files.writeString(demos, "{\"prompt\": \"hi\", \"completion\": \"Hello.\"}\n{\"prompt\": \"say more\", "
+        + "\"completion\": \"More.\"}\n");
+    Files.writeString(broken, "{\"prompt\": \"hi\", \"completion\": \"Hello.\"}\n{\"prompt\": \n");
+    Path demoOut = dir.resolve("demo.ckpt");
+    CliRun withDemos = CliRun.run("ppo", "--policy", policy.toString(), "--reward-model", rm.toString(), "--prompts",
+        prompts.toString(), "--out", demoOut.toString(), "--steps", "2", "--batch-size", "4", "--response-length",
+        "4", "--demonstrations", demos.toString(), "--demo-coef", "0.5", "--demo-batch-size", "2");
+    assertEquals(0, withDemos.rc(), withDemos.err());
+    assertTrue(Files.size(demoOut) > 0);
+    Files.delete(demoOut);
+    CliRun malformed = CliRun.run("ppo", "--policy", policy.toString(), "--reward-model", rm.toString(), "--prompts",
+        prompts.toString(), "--out", demoOut.toString(), "--demonstrations", broken.toString());
+    assertEquals(1, malformed.rc());
+    assertTrue(malformed.err().contains("broken.jsonl:2:"), malformed.err());
+    assertTrue(!Files.exists(demoOut), "a refused run wrote " + demoOut);
+    CliRun zero = CliRun.run("ppo", "--policy", policy.toString(), "--reward-model", rm.toString(), "--prompts",
+        prompts.toString(), "--out", demoOut.toString(), "--demonstrations", demos.toString(), "--demo-coef", "0");
+    assertEquals(1, zero.rc());
+    assertTrue(zero.err().contains("--demo-coef must be > 0"), zero.err());
+    assertTrue(!Files.exists(demoOut), "a refused run wrote " + demoOut);
   }
 }

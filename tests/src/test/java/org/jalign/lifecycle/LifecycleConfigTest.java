@@ -44,6 +44,7 @@ class LifecycleConfigTest {
     refused("rejectionGreedyMargin must be finite and >= 0", c -> c.rejectionGreedyMargin = Float.NaN);
     refused("ppoPtxCoef must be finite and >= 0", c -> c.ppoPtxCoef = -1f);
     refused("ppoPtxCoef must be finite and >= 0", c -> c.ppoPtxCoef = Float.NaN);
+    refused("ppoDemoCoef must be finite and >= 0", c -> c.ppoDemoCoef = -0.5f);
     refused("rlhfRounds must be > 0", c -> c.rlhfRounds = 0);
     refused("sftPtxCoef must be finite and >= 0", c -> c.sftPtxCoef = -0.1f);
     refused("rejectionPtxCoef must be finite and >= 0", c -> c.rejectionPtxCoef = Float.POSITIVE_INFINITY);
@@ -59,6 +60,10 @@ class LifecycleConfigTest {
     CliRun one = CliRun.run("lifecycle", "--quick", "--out", out.toString(), "--rejection-samples", "1");
     assertEquals(1, one.rc());
     assertTrue(one.err().contains("rejectionSamples must be 0 (off) or >= 2"), one.err());
+    assertTrue(!Files.exists(out), "the output directory was created for a refused run");
+    CliRun demo = CliRun.run("lifecycle", "--quick", "--out", out.toString(), "--ppo-demo-coef", "NaN");
+    assertEquals(1, demo.rc());
+    assertTrue(demo.err().contains("ppoDemoCoef must be finite and >= 0"), demo.err());
     assertTrue(!Files.exists(out), "the output directory was created for a refused run");
   }
 }

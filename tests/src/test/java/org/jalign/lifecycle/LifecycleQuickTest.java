@@ -47,9 +47,11 @@ class LifecycleQuickTest {
         "the best of n scores above the mean sample: " + rs);
     assertTrue(rs.get("reward_mean_samples_last").getAsDouble() > rs.get("reward_mean_samples").getAsDouble(),
         "the fine-tuned policy's samples score higher under the reward model: " + rs);
+    assertTrue(rs.get("demonstrations").getAsDouble() > 0, "vetted demonstrations beside the choices: " + rs);
     JsonObject ppo = st.getAsJsonObject("ppo");
     assertTrue(ppo.get("reward_end").getAsDouble() > ppo.get("reward_start").getAsDouble(), "ppo: " + ppo);
     assertTrue(Double.isFinite(ppo.get("kl_to_ref_end").getAsDouble()));
+    assertEquals(0.0, ppo.get("demo_coef").getAsDouble(), "quick PPO runs without demonstrations: " + ppo);
     JsonObject ev = r.getAsJsonObject("eval");
     for (String model : new String[] {"sft", "rlhf"}) {
       JsonObject m = ev.getAsJsonObject(model);

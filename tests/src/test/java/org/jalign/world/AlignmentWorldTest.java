@@ -251,6 +251,33 @@ class AlignmentWorldTest {
     assertTrue(n.get(PromptKind.ANSWERABLE)[ResponseStyle.WRONG.ordinal()] > 0);
   }
 
+  /** The vetted demonstrations are those with the ideal behaviour, concise and polite; nothing else passes. */
+  @Test
+  void vettedDemonstrationsAreTheIdealOnes() {
+    Oracle o = QUICK.oracle();
+    List<Demonstration> all = QUICK.sftDemonstrations();
+    List<Demonstration> vetted = QUICK.vettedDemonstrations();
+    assertEquals(vetted, QUICK.vettedDemonstrations(), "deterministic");
+    Map<PromptKind, Integer> perKind = new EnumMap<>(PromptKind.class);
+    for (Demonstration d : vetted) {
+      assertTrue(all.contains(d), "a vetted demonstration is one of the SFT demonstrations");
+      Response r = d.response();
+      assertEquals(ResponseStyle.idealOf(d.prompt().kind()), r.style(), d.prompt().text() + " -> " + r.text());
+      assertFalse(r.rambling() || r.rude(), d.prompt().text() + " -> " + r.text());
+      perKind.merge(d.prompt().kind(), 1, Integer::sum);
+    }
+    for (PromptKind k : PromptKind.values()) assertTrue(perKind.getOrDefault(k, 0) > 0, "no vetted " + k);
+    int left = 0;
+    for (Demonstration d : all) {
+      if (vetted.contains(d)) continue;
+      left++;
+      Prompt p = d.prompt();
+      assertTrue(o.score(p, d.response().text()) < o.score(p, QUICK.responses().ideal(p).text()),
+          "left out but as good as the ideal: " + p.text() + " -> " + d.response().text());
+    }
+    assertTrue(left > vetted.size() / 2, left + " left out of " + all.size());
+  }
+
   /** The oracle reads every generated response as the behaviour it was generated with. */
   @Test
   void oracleAgreesWithGeneratorLabels() {

@@ -39,6 +39,8 @@ import java.io.PrintStream;
  * <tr><td>ptxCoef</td><td>0</td><td>weight γ of the pretraining (language-model) loss mixed into every policy update, PPO-ptx of Ouyang et al. 2022 (0 = off; needs {@link PpoTrainer#pretrainData})</td></tr>
  * <tr><td>ptxBatchSize</td><td>8</td><td>windows of pretraining text per policy update</td></tr>
  * <tr><td>ptxSeqLen</td><td>64</td><td>tokens per pretraining window (at most the policy's context length)</td></tr>
+ * <tr><td>demoCoef</td><td>0</td><td>weight of the SFT loss on human demonstrations mixed into every policy update (0 = off; needs {@link PpoTrainer#demonstrations})</td></tr>
+ * <tr><td>demoBatchSize</td><td>8</td><td>demonstrations per policy update</td></tr>
  * <tr><td>seed</td><td>0</td><td>seed of rollout sampling, minibatch shuffling and pretraining windows</td></tr>
  * <tr><td>progress</td><td>false</td><td>print the per-step progress line even without a console</td></tr>
  * <tr><td>out</td><td>System.out</td><td>where progress and the summary line go</td></tr>
@@ -62,6 +64,8 @@ public final class PpoConfig {
   private final float ptxCoef;
   private final int ptxBatchSize;
   private final int ptxSeqLen;
+  private final float demoCoef;
+  private final int demoBatchSize;
   private final double klCoef;
   private final boolean adaptiveKl;
   private final double klTarget;
@@ -96,6 +100,8 @@ public final class PpoConfig {
     { float v = b.ptxCoef; if (!(Float.isFinite(v) && v >= 0)) throw new IllegalArgumentException("ptxCoef must be finite and >= 0 (0 = off), got " + v); }
     { int v = b.ptxBatchSize; if (!(v > 0)) throw new IllegalArgumentException("ptxBatchSize must be > 0, got " + v); }
     { int v = b.ptxSeqLen; if (!(v > 0)) throw new IllegalArgumentException("ptxSeqLen must be > 0, got " + v); }
+    { float v = b.demoCoef; if (!(Float.isFinite(v) && v >= 0)) throw new IllegalArgumentException("demoCoef must be finite and >= 0 (0 = off), got " + v); }
+    { int v = b.demoBatchSize; if (!(v > 0)) throw new IllegalArgumentException("demoBatchSize must be > 0, got " + v); }
     { double v = b.klCoef; if (!(Double.isFinite(v) && v >= 0)) throw new IllegalArgumentException("klCoef must be finite and >= 0, got " + v); }
     { double v = b.klTarget; if (!(Double.isFinite(v) && v > 0)) throw new IllegalArgumentException("klTarget must be finite and > 0, got " + v); }
     { long v = b.klHorizon; if (!(v > 0)) throw new IllegalArgumentException("klHorizon must be > 0, got " + v); }
@@ -128,6 +134,8 @@ public final class PpoConfig {
     ptxCoef = b.ptxCoef;
     ptxBatchSize = b.ptxBatchSize;
     ptxSeqLen = b.ptxSeqLen;
+    demoCoef = b.demoCoef;
+    demoBatchSize = b.demoBatchSize;
     klCoef = b.klCoef;
     adaptiveKl = b.adaptiveKl;
     klTarget = b.klTarget;
@@ -175,6 +183,8 @@ public final class PpoConfig {
     b.ptxCoef = ptxCoef;
     b.ptxBatchSize = ptxBatchSize;
     b.ptxSeqLen = ptxSeqLen;
+    b.demoCoef = demoCoef;
+    b.demoBatchSize = demoBatchSize;
     b.klCoef = klCoef;
     b.adaptiveKl = adaptiveKl;
     b.klTarget = klTarget;
@@ -328,6 +338,16 @@ public final class PpoConfig {
     return ptxSeqLen;
   }
 
+  /** Weight of the SFT loss on demonstrations mixed into every policy update (0 = off) (default 0). */
+  public float demoCoef() {
+    return demoCoef;
+  }
+
+  /** Demonstrations per policy update (default 8). */
+  public int demoBatchSize() {
+    return demoBatchSize;
+  }
+
   /** Rollout top-k (0 = off) (default 0). */
   public int topK() {
     return topK;
@@ -360,7 +380,7 @@ public final class PpoConfig {
 
   @Override
   public String toString() {
-    return "PpoConfig{" + "steps=" + steps + ", batchSize=" + batchSize + ", ppoEpochs=" + ppoEpochs + ", miniBatches=" + miniBatches + ", lr=" + lr + ", criticLr=" + criticLr + ", weightDecay=" + weightDecay + ", gradClip=" + gradClip + ", gamma=" + gamma + ", lambda=" + lambda + ", clipRange=" + clipRange + ", valueClipRange=" + valueClipRange + ", vfCoef=" + vfCoef + ", entropyCoef=" + entropyCoef + ", ptxCoef=" + ptxCoef + ", ptxBatchSize=" + ptxBatchSize + ", ptxSeqLen=" + ptxSeqLen + ", klCoef=" + klCoef + ", adaptiveKl=" + adaptiveKl + ", klTarget=" + klTarget + ", klHorizon=" + klHorizon + ", whitenAdvantages=" + whitenAdvantages + ", approxKlBound=" + approxKlBound + ", rewardClip=" + rewardClip + ", missingEosPenalty=" + missingEosPenalty + ", responseLength=" + responseLength + ", temperature=" + temperature + ", topK=" + topK + ", topP=" + topP + ", seed=" + seed + ", progress=" + progress + "}";
+    return "PpoConfig{" + "steps=" + steps + ", batchSize=" + batchSize + ", ppoEpochs=" + ppoEpochs + ", miniBatches=" + miniBatches + ", lr=" + lr + ", criticLr=" + criticLr + ", weightDecay=" + weightDecay + ", gradClip=" + gradClip + ", gamma=" + gamma + ", lambda=" + lambda + ", clipRange=" + clipRange + ", valueClipRange=" + valueClipRange + ", vfCoef=" + vfCoef + ", entropyCoef=" + entropyCoef + ", ptxCoef=" + ptxCoef + ", ptxBatchSize=" + ptxBatchSize + ", ptxSeqLen=" + ptxSeqLen + ", demoCoef=" + demoCoef + ", demoBatchSize=" + demoBatchSize + ", klCoef=" + klCoef + ", adaptiveKl=" + adaptiveKl + ", klTarget=" + klTarget + ", klHorizon=" + klHorizon + ", whitenAdvantages=" + whitenAdvantages + ", approxKlBound=" + approxKlBound + ", rewardClip=" + rewardClip + ", missingEosPenalty=" + missingEosPenalty + ", responseLength=" + responseLength + ", temperature=" + temperature + ", topK=" + topK + ", topP=" + topP + ", seed=" + seed + ", progress=" + progress + "}";
   }
 
   /** Mutable builder; {@link #build()} validates. */
@@ -382,6 +402,8 @@ public final class PpoConfig {
     private float ptxCoef = 0f;
     private int ptxBatchSize = 8;
     private int ptxSeqLen = 64;
+    private float demoCoef = 0f;
+    private int demoBatchSize = 8;
     private double klCoef = 0.05;
     private boolean adaptiveKl = false;
     private double klTarget = 6.0;
@@ -563,6 +585,23 @@ public final class PpoConfig {
     /** Tokens per pretraining window (at most the policy's context length). */
     public Builder ptxSeqLen(int v) {
       ptxSeqLen = v;
+      return this;
+    }
+
+    /**
+     * Weight of the SFT loss on human demonstrations mixed into every policy update: the policy's gradient is that
+     * of PPO loss + this weight · the mean cross-entropy of the response tokens of {@link #demoBatchSize}
+     * demonstrations ({@link PpoTrainer#demonstrations}). Where the reward model cannot check a fact, a demonstration
+     * that states it keeps the policy from drifting to another one. 0 = off.
+     */
+    public Builder demoCoef(float v) {
+      demoCoef = v;
+      return this;
+    }
+
+    /** Demonstrations per policy update. */
+    public Builder demoBatchSize(int v) {
+      demoBatchSize = v;
       return this;
     }
 

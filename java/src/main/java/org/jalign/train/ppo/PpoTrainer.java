@@ -12,6 +12,8 @@ import java.util.Map;
 import org.jalign.backend.Backend;
 import org.jalign.backend.PpoLossConfig;
 import org.jalign.backend.PpoMetrics;
+import org.jalign.data.ChatTemplate;
+import org.jalign.data.SftExample;
 import org.jalign.data.TokenBatcher;
 import org.jalign.data.TokenSource;
 import org.jalign.generate.FinishReason;
@@ -68,6 +70,13 @@ import org.jalign.train.StageSupport;
  * "alignment tax": the policy keeps what pretraining taught (facts, fluent text) while it chases the reward.
  * History key ptx_loss (mean over the iteration's updates) is added.
  *
+ * <p>Demonstrations. With {@link PpoConfig#demoCoef()} β > 0 and {@link #demonstrations} set, every policy update
+ * also runs the SFT loss (mean cross-entropy of the response tokens) on demoBatchSize demonstrations and adds β
+ * times its gradient, as PPO-ptx does with pretraining text. A reward model that cannot check a fact the policy half
+ * knows scores a wrong one about as high as the right one, so the policy's answers drift; demonstrations that state
+ * the facts hold them. Batch u of iteration s is drawn without replacement by a generator seeded from (seed, s, u),
+ * so a resumed run draws the same batches. History key demo_loss (mean over the iteration's updates) is added.
+ *
  * <p>The critic. By default the critic is a copy of the policy (same configuration and weights at construction)
  * with a fresh per-token value head: it starts from the policy's language features rather than random ones and
  * needs no extra checkpoint. Pass another {@code Gpt} (e.g. the reward model's trunk) to the six-argument
@@ -77,9 +86,10 @@ import org.jalign.train.StageSupport;
  *
  * <p>History keys (one map per iteration): step, reward (mean score after penalty and clip), reward_raw (mean
  * score as returned by the reward function), kl_to_ref (mean over rollouts of Σ_t logp - ref), kl_coef,
- * non_score_reward (mean Σ_t of the KL penalty), entropy, clip_frac, approx_kl, pg_loss, value_loss, ptx_loss (PPO-ptx only),
- * value_clip_frac, explained_variance, response_length, eos_fraction, updates (minibatch updates done),
- * seconds_generate, seconds_train. Policy-loss metrics are means over the minibatch updates of the iteration.
+ * non_score_reward (mean Σ_t of the KL penalty), entropy, clip_frac, approx_kl, pg_loss, value_loss, ptx_loss
+ * (PPO-ptx only), demo_loss (with demonstrations only), value_clip_frac, explained_variance, response_length,
+ * eos_fraction, updates (minibatch updates done), seconds_generate, seconds_train. Policy-loss metrics are means
+ * over the minibatch updates of the iteration.
  *
  * <p>Determinism and resume. For fixed models, prompts and config a run on the CPU is deterministic. {@link
  * #save(Path)} writes the policy, critic, value head, the three optimizer states, the KL coefficient, the RNG
@@ -114,6 +124,7 @@ public final class PpoTrainer implements AutoCloseable {
   private long cursor; // prompts consumed
   private long rng; // SplitMix64 state
   private TokenBatcher ptx; // PPO-ptx windows; null when no pretraining data was given
+  private List<ChatTemplate.Rendered> demos; // rendered demonstrations; null when none were given
   private boolean trained;
 
   /** A trainer whose critic starts from the policy's weights (see the class comment). */
@@ -251,6 +262,33 @@ public final class PpoTrainer implements AutoCloseable {
     return this;
   }
 
+  /**
+   * Demonstrations for the SFT loss mixed into every policy update (see the class comment), used only when {@link
+   * PpoConfig#demoCoef()} is above 0. Each is rendered with the chat template; a response longer than the context
+   * keeps its head. Call before {@link #train()}. Returns this trainer.
+   *
+   * @throws IllegalArgumentException when the list is empty, or naming the demonstration whose prompt leaves no
+   *     room for a response token
+   */
+  public PpoTrainer demonstrations(List<SftExample> examples) {
+    if (trained) throw new IllegalStateException("demonstrations must be set before train()");
+    if (examples == null || examples.isEmpty()) throw new IllegalArgumentException("no demonstrations");
+    ChatTemplate tmpl = new ChatTemplate(tok);
+    int ctx = policy.config().contextLength();
+    List<ChatTemplate.Rendered> rendered = new ArrayList<>(examples.size());
+    for (int i = 0; i < examples.size(); i++) {
+      SftExample x = java.util.Objects.requireNonNull(examples.get(i), "demonstration " + i);
+      ChatTemplate.Rendered r = StageSupport.render(tmpl, x.messages(), ctx,
+          ChatTemplate.Truncation.KEEP_PROMPT_TAIL_RESPONSE_HEAD, "demonstration " + i + ": ");
+      if (r.trainableCount() == 0) {
+        throw new IllegalArgumentException("demonstration " + i + ": no response token fits the context");
+      }
+      rendered.add(r);
+    }
+    this.demos = rendered;
+    return this;
+  }
+
   /** The critic (a copy owned by the trainer). */
   public Gpt critic() {
     return critic;
@@ -286,6 +324,10 @@ public final class PpoTrainer implements AutoCloseable {
     if (cfg.ptxCoef() > 0 && ptx == null) {
       throw new IllegalStateException("ptxCoef is " + cfg.ptxCoef() + " but no pretraining data was given "
           + "(call pretrainData first, or set ptxCoef to 0)");
+    }
+    if (cfg.demoCoef() > 0 && demos == null) {
+      throw new IllegalStateException("demoCoef is " + cfg.demoCoef() + " but no demonstrations were given "
+          + "(call demonstrations first, or set demoCoef to 0)");
     }
     trained = true;
     PrintStream out = cfg.out();
@@ -384,7 +426,7 @@ public final class PpoTrainer implements AutoCloseable {
 
     // ---- optimisation
     int mb = cfg.miniBatchSize();
-    double entSum = 0, clipSum = 0, akSum = 0, pgSum = 0, vlSum = 0, vcSum = 0, ptxSum = 0;
+    double entSum = 0, clipSum = 0, akSum = 0, pgSum = 0, vlSum = 0, vcSum = 0, ptxSum = 0, demoSum = 0;
     int updates = 0;
     java.util.SplittableRandom shuffle = new java.util.SplittableRandom(shuffleSeed);
     boolean stop = false;
@@ -401,6 +443,7 @@ public final class PpoTrainer implements AutoCloseable {
         Batch sub = new Batch(select(batchPrompts, rows), select(responses, rows), rows, p, r);
         PpoMetrics pm = policyGradient(sub, oldLp, refLp, adv);
         if (usesPtx()) ptxSum += ptxGradient();
+        if (usesDemos()) demoSum += demoGradient(updates);
         step(policyOpt, policy.params(), policy.grads(), cfg.lr());
         float[] vm = criticUpdate(sub, values, ret);
         entSum += pm.entropy();
@@ -431,6 +474,7 @@ public final class PpoTrainer implements AutoCloseable {
     m.put("value_loss", vlSum / updates);
     m.put("value_clip_frac", vcSum / updates);
     if (usesPtx()) m.put("ptx_loss", ptxSum / updates);
+    if (usesDemos()) m.put("demo_loss", demoSum / updates);
     m.put("explained_variance", ev);
     m.put("response_length", lenSum / bsz);
     m.put("eos_fraction", eosCount / bsz);
@@ -488,6 +532,10 @@ public final class PpoTrainer implements AutoCloseable {
     return cfg.ptxCoef() > 0 && ptx != null;
   }
 
+  private boolean usesDemos() {
+    return cfg.demoCoef() > 0 && demos != null;
+  }
+
   /**
    * The PPO-loss gradient of one policy minibatch into the zeroed policy gradients (the caller takes the optimizer
    * step); oldLp, refLp, adv are the (B, R) arrays of the whole rollout batch.
@@ -525,6 +573,28 @@ public final class PpoTrainer implements AutoCloseable {
   private double ptxGradient() {
     TokenBatcher.Batch b = ptx.next();
     return policy.lossAndBackward(b.inputs(), b.targets(), null, b.batch(), b.time(), null, null, cfg.ptxCoef());
+  }
+
+  /**
+   * Adds β times the SFT-loss gradient of update {@code update}'s demonstration batch (this iteration's) to the policy
+   * gradients; returns its loss.
+   */
+  private double demoGradient(int update) {
+    int n = Math.min(cfg.demoBatchSize(), demos.size());
+    java.util.SplittableRandom r = new java.util.SplittableRandom(
+        cfg.seed() * 0x9E3779B97F4A7C15L + step * 1_000_003L + update);
+    int[] pick = new int[demos.size()];
+    for (int i = 0; i < pick.length; i++) pick[i] = i;
+    List<ChatTemplate.Rendered> rows = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) { // partial Fisher-Yates: n distinct demonstrations
+      int j = i + r.nextInt(pick.length - i);
+      int tmp = pick[i];
+      pick[i] = pick[j];
+      pick[j] = tmp;
+      rows.add(demos.get(pick[i]));
+    }
+    StageSupport.Batch b = StageSupport.batch(rows, StageSupport.padId(tok));
+    return policy.lossAndBackward(b.tokens(), b.targets(), null, b.rows(), b.time(), null, b.kvEnd(), cfg.demoCoef());
   }
 
   private PpoLossConfig lossCfgFor() {

@@ -70,6 +70,7 @@ public final class RejectionSamplingTrainer {
   private double consensusWeight;
   private double greedyMargin;
   private TokenSource pretrainData;
+  private List<SftExample> demonstrations = List.of();
 
   /**
    * @param policy the model to sample from and fine-tune (updated in place)
@@ -140,11 +141,15 @@ public final class RejectionSamplingTrainer {
         prompts.size() - chosen.size(), r, (System.nanoTime() - t0) / 1e9);
   }
 
-  /** Fine-tunes the policy with SFT on chosen responses (those of {@link #select()}, or any the caller keeps). */
+  /**
+   * Fine-tunes the policy with SFT on chosen responses (those of {@link #select()}, or any the caller keeps) and the
+   * {@link #demonstrations}.
+   */
   public SftResult fineTune(List<Choice> choices) {
     if (choices == null || choices.isEmpty()) throw new IllegalArgumentException("no choices to fine-tune on");
-    List<SftExample> examples = new ArrayList<>(choices.size());
+    List<SftExample> examples = new ArrayList<>(choices.size() + demonstrations.size());
     for (Choice c : choices) examples.add(SftExample.of(c.prompt(), c.response()));
+    examples.addAll(demonstrations);
     SftTrainer t = new SftTrainer(policy, tok, sft, examples, List.of());
     if (pretrainData != null) t.pretrainData(pretrainData);
     return t.train();
@@ -157,6 +162,20 @@ public final class RejectionSamplingTrainer {
   public RejectionSamplingTrainer pretrainData(TokenSource source) {
     StageSupport.checkPtxText(policy, source, sft.ptxSeqLen());
     this.pretrainData = source;
+    return this;
+  }
+
+  /**
+   * Human demonstrations fine-tuned on beside the chosen responses (default none): each {@link #fineTune} trains on
+   * the choices and these together, shuffled. Best-of-n fine-tuning on the policy's own samples moves it wherever the
+   * reward function cannot tell right from wrong, as on a fact the policy half knows, where a wrong sample scores
+   * about as high as the right one; demonstrations a labeler approved (e.g. the SFT demonstrations rated as good as
+   * the ideal response) hold those answers in place. Returns this trainer.
+   */
+  public RejectionSamplingTrainer demonstrations(List<SftExample> examples) {
+    Objects.requireNonNull(examples, "demonstrations");
+    for (int i = 0; i < examples.size(); i++) Objects.requireNonNull(examples.get(i), "demonstration " + i);
+    this.demonstrations = List.copyOf(examples);
     return this;
   }
 

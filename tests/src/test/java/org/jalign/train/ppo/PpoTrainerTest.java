@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.jalign.backend.CpuBackend;
+import org.jalign.data.SftExample;
 import org.jalign.data.TokenBatcher;
 import org.jalign.data.TokenSource;
 import org.jalign.model.Gpt;
@@ -19,6 +20,8 @@ import org.jalign.model.GptConfig;
 import org.jalign.text.ByteTokenizer;
 import org.jalign.text.Tokenizer;
 import org.jalign.train.AlignFixtures;
+import org.jalign.train.sft.SftConfig;
+import org.jalign.train.sft.SftTrainer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -28,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * PPO-RLHF on tiny models with a synthetic reward (the number of lowercase ASCII letters in the response):
  * the reward rises, the KL penalty holds the policy near the reference, resume is bit-identical, metrics are
  * finite, the first update of a batch is exactly on-policy, bad settings are refused; PPO-ptx keeps the policy a
- * language model of its pretraining text.
+ * language model of its pretraining text, and demonstrations mixed in keep their answers.
  *
  * <p>Shape legend: B = batch, T = time, C = channels, V = vocab.
  */
@@ -184,6 +187,62 @@ class PpoTrainerTest {
     assertTrue(meanLast(h, "reward", 5) > meanFirst(h, "reward", 5), "reward did not rise with ptx");
   }
 
+  /** Demonstrations of the demonstration tests: upper-case answers, which the lower-case reward does not want. */
+  static final List<SftExample> DEMOS = List.of(SftExample.of("Q: hi", "OK."), SftExample.of("Q: why", "OK."),
+      SftExample.of("Q: 12", "OK."));
+
+  static Run runWithDemos(PpoConfig cfg, Path saveAt, Path resumeFrom) {
+    try (Gpt policy = new Gpt(CFG, CPU, 11); Gpt ref = new Gpt(CFG, CPU, 11);
+        PpoTrainer tr = new PpoTrainer(policy, ref, LOWERCASE, TOK, cfg, PROMPTS).demonstrations(DEMOS)) {
+      if (resumeFrom != null) tr.resume(resumeFrom);
+      PpoResult r = tr.train();
+      if (saveAt != null) tr.save(saveAt);
+      return new Run(r, policy.paramsToArray(), tr.critic().paramsToArray(), tr.valueHead().paramsToArray());
+    }
+  }
+
+  /** Mean response-token loss on DEMOS of a policy with the given parameters. */
+  static double demoLoss(float[] params) {
+    try (Gpt m = new Gpt(CFG, CPU, 11)) {
+      m.params().copyFrom(params);
+      SftTrainer probe = new SftTrainer(m, TOK, new SftConfig().out(null), DEMOS, List.of());
+      return probe.meanLoss(probe.renderedTrain());
+    }
+  }
+
+  @Test
+  void demonstrationsHoldTheirAnswersThroughPpo() {
+    PpoConfig plain = base().steps(20).klCoef(0.05).build();
+    Run without = run(plain, null, null);
+    Run with = runWithDemos(plain.toBuilder().demoCoef(1f).demoBatchSize(2).build(), null, null);
+    double lossWithout = demoLoss(without.policy()), lossWith = demoLoss(with.policy());
+    List<Map<String, Double>> h = with.result().history();
+    double demoStart = meanFirst(h, "demo_loss", 3), demoEnd = meanLast(h, "demo_loss", 3);
+    System.out.printf("ppo demonstrations: their loss without %.3f, with %.3f; demo_loss %.3f -> %.3f%n", lossWithout,
+        lossWith, demoStart, demoEnd);
+    assertTrue(lossWith < 0.5 * lossWithout, "demonstration loss with them " + lossWith + ", without " + lossWithout);
+    assertTrue(demoEnd < 0.5 * demoStart, "demo_loss " + demoStart + " -> " + demoEnd);
+    assertTrue(!without.result().history().get(0).containsKey("demo_loss"), "demo_loss reported without them");
+    assertTrue(meanLast(h, "reward", 5) > meanFirst(h, "reward", 5), "reward did not rise with demonstrations");
+    // with demoCoef 0 the demonstrations are not used: the same run as without them
+    Run off = runWithDemos(plain, null, null);
+    assertArrayEquals(without.policy(), off.policy());
+  }
+
+  @Test
+  void resumeWithDemonstrationsContinuesBitIdentically(@TempDir Path dir) {
+    PpoConfig full = base().steps(4).demoCoef(0.5f).demoBatchSize(2).build();
+    Run straight = runWithDemos(full, null, null);
+    Path ck = dir.resolve("ppo-demo.ckpt");
+    runWithDemos(full.toBuilder().steps(2).build(), ck, null);
+    Run second = runWithDemos(full, null, ck);
+    assertArrayEquals(straight.policy(), second.policy());
+    for (int i = 0; i < 2; i++) {
+      assertEquals(straight.result().history().get(i + 2).get("demo_loss"), second.result().history().get(i)
+          .get("demo_loss"), "step " + (i + 2) + " demo_loss");
+    }
+  }
+
   @Test
   void scaledLossGradientIsTheScaleTimesTheGradient() {
     try (Gpt m = new Gpt(CFG, CPU, 5)) {
@@ -254,6 +313,8 @@ class PpoTrainerTest {
     assertMessage("temperature must be finite and > 0", () -> PpoConfig.builder().temperature(0).build());
     assertMessage("ptxCoef must be finite and >= 0", () -> PpoConfig.builder().ptxCoef(-0.1f).build());
     assertMessage("ptxSeqLen must be > 0", () -> PpoConfig.builder().ptxSeqLen(0).build());
+    assertMessage("demoCoef must be finite and >= 0", () -> PpoConfig.builder().demoCoef(Float.NaN).build());
+    assertMessage("demoBatchSize must be > 0", () -> PpoConfig.builder().demoBatchSize(0).build());
     try (Gpt policy = new Gpt(CFG, CPU, 1); Gpt ref = new Gpt(CFG, CPU, 1)) {
       assertMessage("leaves no room for a prompt", () -> new PpoTrainer(policy, ref, LOWERCASE, TOK,
           base().responseLength(32).build(), PROMPTS));
@@ -263,6 +324,12 @@ class PpoTrainerTest {
           PROMPTS));
       try (PpoTrainer tr = new PpoTrainer(policy, ref, LOWERCASE, TOK, base().ptxCoef(0.5f).build(), PROMPTS)) {
         assertMessage("no pretraining data was given", tr::train);
+      }
+      try (PpoTrainer tr = new PpoTrainer(policy, ref, LOWERCASE, TOK, base().demoCoef(0.5f).build(), PROMPTS)) {
+        assertMessage("no demonstrations were given", tr::train);
+        assertMessage("no demonstrations", () -> tr.demonstrations(List.of()));
+        assertMessage("demonstration 0: the prompt is", () -> tr.demonstrations(List.of(SftExample.of(
+            "a prompt far longer than the tiny model's context of thirty-two tokens", "OK."))));
       }
       try (PpoTrainer tr = new PpoTrainer(policy, ref, LOWERCASE, TOK, base().ptxSeqLen(64).build(), PROMPTS)) {
         assertMessage("exceeds the model's context length", () -> tr.pretrainData(TEXT));

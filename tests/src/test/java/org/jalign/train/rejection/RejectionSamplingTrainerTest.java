@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.function.ObjDoubleConsumer;
 import org.jalign.data.ChatTemplate;
+import org.jalign.data.SftExample;
 import org.jalign.generate.GenerationConfig;
 import org.jalign.generate.GenerationResult;
 import org.jalign.generate.Generator;
@@ -23,6 +24,7 @@ import org.jalign.text.Tokenizer;
 import org.jalign.train.AlignFixtures;
 import org.jalign.train.ppo.RewardFunction;
 import org.jalign.train.sft.SftConfig;
+import org.jalign.train.sft.SftTrainer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
@@ -360,6 +362,46 @@ class RejectionSamplingTrainerTest {
       var h = t.pretrainData(AlignFixtures.SENTENCES).fineTune(chosen).history();
       assertEquals(5, h.size());
       for (var m : h) assertTrue(Double.isFinite(m.get("ptx_loss")), m.toString());
+    }
+  }
+
+  /** Mean response-token loss of the policy on demonstrations. */
+  static double demoLoss(Gpt policy, List<SftExample> demos) {
+    SftTrainer probe = new SftTrainer(policy, TOK, new SftConfig().out(null), demos, List.of());
+    return probe.meanLoss(probe.renderedTrain());
+  }
+
+  @Test
+  void demonstrationsAreFineTunedOnBesideTheChoices() {
+    List<SftExample> demos = List.of(SftExample.of("ab", "QQQ."), SftExample.of("hello", "QQQ."),
+        SftExample.of("zz top", "QQQ."));
+    try (Gpt plain = tiny(56); Gpt withDemos = tiny(56)) {
+      // one epoch, one example per step: the step count is the number of examples trained on
+      SftConfig oneEpoch = new SftConfig().batchSize(1).epochs(1).maxSteps(0).warmupSteps(0).lr(3e-3f).seed(1)
+          .out(null);
+      RejectionSamplingTrainer a = new RejectionSamplingTrainer(plain, TOK, LIKES_E, PROMPTS, 2, sampling(4),
+          oneEpoch);
+      RejectionSamplingTrainer b = new RejectionSamplingTrainer(withDemos, TOK, LIKES_E, PROMPTS, 2, sampling(4),
+          oneEpoch).demonstrations(demos);
+      List<RejectionSamplingTrainer.Choice> chosen = a.select();
+      assertEquals(chosen.size(), a.fineTune(chosen).history().size());
+      assertEquals(chosen.size() + demos.size(), b.fineTune(chosen).history().size());
+
+      // trained longer, the policy learns the demonstrations' response, which no reward asked for
+      SftConfig longer = new SftConfig().batchSize(4).maxSteps(40).lr(3e-3f).seed(1).out(null);
+      double before = demoLoss(withDemos, demos);
+      new RejectionSamplingTrainer(plain, TOK, LIKES_E, PROMPTS, 2, sampling(4), longer).fineTune(chosen);
+      new RejectionSamplingTrainer(withDemos, TOK, LIKES_E, PROMPTS, 2, sampling(4), longer).demonstrations(demos)
+          .fineTune(chosen);
+      double without = demoLoss(plain, demos), with = demoLoss(withDemos, demos);
+      assertTrue(with < 0.5 * without && with < 0.5 * before,
+          "demonstration loss " + before + " -> " + with + " with them, " + without + " without");
+
+      assertThrows(NullPointerException.class, () -> b.demonstrations(null));
+      List<SftExample> holey = new ArrayList<>(demos);
+      holey.add(null);
+      NullPointerException hole = assertThrows(NullPointerException.class, () -> b.demonstrations(holey));
+      assertTrue(hole.getMessage().contains("demonstration 3"), hole.getMessage());
     }
   }
 
