@@ -16,8 +16,9 @@
 // No T x T buffer exists: per thread there are a few Br x Bc / HS x Br tiles (and, in the backward, Q^T / dO^T
 // and contiguous Q / dO rows packed once per head, O(T*HS)).
 // Parallel split: forward over (b, h, query tile), largest first; backward over (b, h) when there are at least
-// 4 heads per thread (each thread owns its head's dQ), else over the key tiles of one head at a time with
-// per-thread dQ partials summed afterwards. dK/dV rows of a key tile are only ever written by its owner.
+// 4 heads per core slot (each thread owns its head's dQ), else over the key tiles of one head at a time with
+// per-slot dQ partials (slot = key tile mod core count) summed in slot order afterwards, so the bits never depend
+// on the thread count. dK/dV rows of a key tile are only ever written by its owner.
 
 constexpr int QV = 4;                 // query vectors per tile
 constexpr int Br = QV * S::W;         // query rows per tile
@@ -425,13 +426,16 @@ static void backward_impl(const BwdProblem& p) {
   const int64_t B = p.B, T = p.T, NH = p.NH;
   const int64_t nqt_max = (T + Br - 1) / Br;
   const int64_t head_elems = nqt_max * HS * Br;
-  const int nthreads = omp_get_max_threads();
+  // The dQ partials are per slot (key tiles kt = slot, slot + nslots, ...), not per thread, and the path is
+  // chosen by the slot count: the result is bit-identical whatever the thread count. nslots follows the
+  // machine's core count so that each core has a slot.
+  const int nslots = std::max(1, omp_get_num_procs());
   auto range = [&](int64_t b, int64_t& s, int64_t& e) {
     s = p.kv_start ? clamp64(p.kv_start[b], 0, T) : 0;
     e = p.kv_end ? clamp64(p.kv_end[b], 0, T) : T;
   };
 
-  if (B * NH >= 4 * (int64_t)nthreads) {
+  if (B * NH >= 4 * (int64_t)nslots) {
     // Many heads: one head per task; each thread owns its packed head and dQ^T accumulator.
 #pragma omp parallel
     {
@@ -452,16 +456,14 @@ static void backward_impl(const BwdProblem& p) {
       }
     }
   } else {
-    // Few heads: the threads share one head at a time, split over key tiles, with per-thread dQ^T partials.
-    Scratch packs(4 * head_elems + 2 * nqt_max * Br), parts((int64_t)nthreads * head_elems);
+    // Few heads: the threads share one head at a time, split over key tiles, with per-slot dQ^T partials
+    // summed in slot order.
+    Scratch packs(4 * head_elems + 2 * nqt_max * Br), parts((int64_t)nslots * head_elems);
     const HeadPack hp = head_pack(packs.p, head_elems, nqt_max);
-#pragma omp parallel num_threads(nthreads)
+#pragma omp parallel
     {
-      const int tid = omp_get_thread_num();
-      const int nth = omp_get_num_threads();
       Scratch ST(Bc * Br), DPT(Bc * Br), dKa(Bc * HS), dVa(Bc * HS), Kt(Bc * HS), Vt(Bc * HS),
           tmp(HS * Br + S::W * S::W);
-      float* mine = parts.p + (int64_t)tid * head_elems;
       for (int64_t bh = 0; bh < B * NH; ++bh) {
         const int64_t b = bh / NH, h = bh % NH;
         int64_t s, e;
@@ -470,11 +472,15 @@ static void backward_impl(const BwdProblem& p) {
         const int64_t nqt = (e - s + Br - 1) / Br;
 #pragma omp for schedule(static)
         for (int64_t qt = 0; qt < nqt; ++qt) pack_query_tile(p, hp, HS, b, h, s, e, qt);
-        for (int64_t x = 0; x < nqt * HS * Br; ++x) mine[x] = 0.f;
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t kt = 0; kt < nqt; ++kt) backward_key_tile<HSC>(p, hp, b, h, s, e, kt, mine, ST.p, DPT.p, dKa.p, dVa.p, Kt.p, Vt.p);
+#pragma omp for schedule(static, 1)
+        for (int64_t slot = 0; slot < nslots; ++slot) {
+          float* mine = parts.p + slot * head_elems;
+          for (int64_t x = 0; x < nqt * HS * Br; ++x) mine[x] = 0.f;
+          for (int64_t kt = slot; kt < nqt; kt += nslots)
+            backward_key_tile<HSC>(p, hp, b, h, s, e, kt, mine, ST.p, DPT.p, dKa.p, dVa.p, Kt.p, Vt.p);
+        }
 #pragma omp for schedule(static)
-        for (int64_t qt = 0; qt < nqt; ++qt) finish_dq(p, HS, b, h, s, e, qt, parts.p, nth, head_elems, tmp.p);
+        for (int64_t qt = 0; qt < nqt; ++qt) finish_dq(p, HS, b, h, s, e, qt, parts.p, nslots, head_elems, tmp.p);
       }
     }
   }

@@ -3,6 +3,7 @@
 // them (AVX2/FMA baseline). Shapes: B = batch, T = time, C = channels, V = vocab, N = rows.
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "cpu/cpu_kernels.h"
 #include "cpu/vexp.h"
@@ -225,15 +226,20 @@ void scale(float* x, float alpha, int64_t n) {
 }
 
 double sum_squares(const float* x, int64_t n) {
-  double total = 0.0;
-#pragma omp parallel for reduction(+ : total) schedule(static) if (n > kParallelMin)
-  for (int64_t i0 = 0; i0 < n; i0 += 4096) {
-    int64_t i1 = i0 + 4096 < n ? i0 + 4096 : n;
+  // Fixed blocks of 4096 summed in float, then the block sums added in order in double: the same bits
+  // whatever the thread count.
+  const int64_t nb = (n + 4095) / 4096;
+  std::vector<double> part((size_t)nb);
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+  for (int64_t blk = 0; blk < nb; blk++) {
+    const int64_t i0 = blk * 4096, i1 = i0 + 4096 < n ? i0 + 4096 : n;
     float s = 0.f;
 #pragma omp simd reduction(+ : s)
     for (int64_t i = i0; i < i1; i++) s += x[i] * x[i];
-    total += s;
+    part[(size_t)blk] = s;
   }
+  double total = 0.0;
+  for (int64_t blk = 0; blk < nb; blk++) total += part[(size_t)blk];
   return total;
 }
 

@@ -67,16 +67,20 @@ void matmul(float* out, const float* a, const float* b, const float* bias, int64
     }
   }
   if (K == 0) return;
+  // The panels depend on the shape and the machine's core count only, never on the current thread count, so
+  // a result is bit-identical whatever OMP_NUM_THREADS or jalign_set_num_threads says (OpenBLAS may pick a
+  // different micro-kernel, hence a different rounding, for a panel of another size).
   const double flops = 2.0 * M * N * K;
-  int threads = flops < 2.0e6 ? 1 : omp_get_max_threads();
+  const int panels = flops < 2.0e6 ? 1 : std::max(1, omp_get_num_procs());
   const bool split_rows = M >= N;
   const int64_t extent = split_rows ? M : N;
   const int64_t align = split_rows ? 8 : 16;
-  int64_t chunk = (extent + threads - 1) / threads;
+  int64_t chunk = (extent + panels - 1) / panels;
   chunk = (chunk + align - 1) / align * align;
   int64_t nchunks = (extent + chunk - 1) / chunk;
+  const int threads = (int)std::min<int64_t>(nchunks, std::max(1, omp_get_max_threads()));
   const bool use_blas = blas::loaded();
-#pragma omp parallel for num_threads(threads) schedule(static, 1) if (nchunks > 1)
+#pragma omp parallel for num_threads(threads) schedule(static, 1) if (threads > 1)
   for (int64_t c = 0; c < nchunks; c++) {
     int64_t lo = c * chunk, hi = std::min(extent, lo + chunk);
     int64_t m0 = split_rows ? lo : 0, m1 = split_rows ? hi : M;

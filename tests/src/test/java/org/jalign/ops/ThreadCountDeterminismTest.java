@@ -1,0 +1,104 @@
+package org.jalign.ops;
+
+import static org.jalign.ops.CpuOps.CPU;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.function.Supplier;
+import org.jalign.backend.CpuBackend;
+import org.jalign.tensor.DType;
+import org.jalign.tensor.Scope;
+import org.jalign.tensor.Tensor;
+import org.jalign.testing.Ref;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The CPU kernels give the same bits whatever the thread count (1, 2 or 3 OpenMP threads): GEMM panels, the
+ * attention backward's dQ partials and the gradient-norm sum are laid out by the shape and the machine, never by
+ * the current thread count. A run repeated with another {@code OMP_NUM_THREADS} reproduces its numbers.
+ */
+class ThreadCountDeterminismTest {
+
+  static final int[] THREADS = {1, 2, 3};
+
+  @AfterEach
+  void restoreDefaultThreads() {
+    CpuBackend.setNumThreads(0);
+  }
+
+  /** Runs the computation under each thread count and checks every result is bit-identical to the first. */
+  static void sameBitsForEveryThreadCount(String what, Supplier<float[]> run) {
+    List<float[]> results = new ArrayList<>();
+    for (int n : THREADS) {
+      CpuBackend.setNumThreads(n);
+      assertEquals(n, CpuBackend.numThreads());
+      results.add(run.get());
+      // The same thread count twice: no dynamic scheduling may leak into the result either.
+      results.add(run.get());
+    }
+    for (int i = 1; i < results.size(); i++) {
+      assertArrayEquals(results.get(0), results.get(i),
+          what + ": run " + i + " (" + THREADS[i / 2] + " threads) differs from 1 thread");
+    }
+  }
+
+  @ParameterizedTest(name = "M={0} N={1} K={2} ta={3} tb={4}")
+  @CsvSource({"300,257,200,false,false", "64,1000,64,false,true", "1000,96,333,true,false", "517,517,64,true,true"})
+  void gemmIsIndependentOfTheThreadCount(int m, int n, int k, boolean ta, boolean tb) {
+    SplittableRandom r = new SplittableRandom(m * 31L + n * 7L + k);
+    float[] a = Ref.randn(r, m * k, 1), b = Ref.randn(r, k * n, 1), bias = Ref.randn(r, n, 1);
+    sameBitsForEveryThreadCount("matmul " + m + "x" + n + "x" + k, () -> {
+      try (Scope s = Scope.open()) {
+        Tensor out = CPU.zeros(DType.F32, m, n);
+        CPU.matmul(out, CPU.fromArray(a, ta ? k : m, ta ? m : k), CPU.fromArray(b, tb ? n : k, tb ? k : n),
+            CPU.fromArray(bias, n), ta, tb, false);
+        return out.toFloatArray();
+      }
+    });
+  }
+
+  @ParameterizedTest(name = "B={0} NH={1} T={2} HS={3}")
+  @CsvSource({"1,1,300,64", "1,2,517,32", "2,1,200,48", "4,4,130,64"})
+  void attentionBackwardIsIndependentOfTheThreadCount(int bsz, int nh, int t, int hs) {
+    int c = nh * hs;
+    SplittableRandom r = new SplittableRandom(bsz * 1000L + nh * 100L + t + hs);
+    float[] q = Ref.randn(r, bsz * t * c, 1), k = Ref.randn(r, bsz * t * c, 1), v = Ref.randn(r, bsz * t * c, 1);
+    float[] dout = Ref.randn(r, bsz * t * c, 1);
+    sameBitsForEveryThreadCount("attention backward B=" + bsz + " NH=" + nh + " T=" + t, () -> {
+      try (Scope s = Scope.open()) {
+        Tensor tq = CPU.fromArray(q, bsz, t, c), tk = CPU.fromArray(k, bsz, t, c), tv = CPU.fromArray(v, bsz, t, c);
+        Tensor out = CPU.zeros(DType.F32, bsz, t, c), lse = CPU.zeros(DType.F32, bsz, nh, t);
+        CPU.attentionForward(out, lse, tq, tk, tv, nh, null, null);
+        Tensor dq = CPU.zeros(DType.F32, bsz, t, c), dk = CPU.zeros(DType.F32, bsz, t, c);
+        Tensor dv = CPU.zeros(DType.F32, bsz, t, c);
+        CPU.attentionBackward(dq, dk, dv, CPU.fromArray(dout, bsz, t, c), out, lse, tq, tk, tv, nh, null, null);
+        float[] all = new float[4 * bsz * t * c];
+        int off = 0;
+        for (Tensor x : new Tensor[] {out, dq, dk, dv}) {
+          float[] f = x.toFloatArray();
+          System.arraycopy(f, 0, all, off, f.length);
+          off += f.length;
+        }
+        return all;
+      }
+    });
+  }
+
+  @Test
+  void sumOfSquaresIsIndependentOfTheThreadCount() {
+    SplittableRandom r = new SplittableRandom(5);
+    float[] x = Ref.randn(r, 3_000_017, 1);
+    sameBitsForEveryThreadCount("sumSquares", () -> {
+      try (Scope s = Scope.open()) {
+        double v = CPU.sumSquares(CPU.fromArray(x, x.length));
+        return new float[] {(float) v, (float) (v - (float) v)};
+      }
+    });
+  }
+}
