@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
 @Command(name = "lifecycle", mixinStandardHelpOptions = true,
     description = {"Pretrain -> SFT -> reward model -> PPO -> evaluation on jalign's built-in alignment world "
         + "(generated, no downloads), with a checkpoint per stage and report.json + report.html in the output "
-        + "directory.", "Default run: about 15 minutes on a 2-core CPU; --quick: a few minutes."})
+        + "directory.", "Default run: about 10 minutes on a 2-core CPU (at most 15); --quick: about a minute."})
 final class LifecycleCommand implements Callable<Integer> {
   @Option(names = "--quick", description = "Small world, model and stages (tests and a first look).")
   boolean quick;

@@ -5,8 +5,8 @@ import java.util.Objects;
 
 /**
  * Settings of {@code jalign lifecycle}: the built-in alignment world, the model size and each stage's length.
- * {@link #defaults()} is sized for a 2-core CPU in about a quarter of an hour; {@link #quick()} for a first look
- * and tests in a few minutes. Every field has a fluent setter; all are documented with their default.
+ * {@link #defaults()} is sized for a 2-core CPU in about ten minutes (at most 15); {@link #quick()} for a first look
+ * and tests in about a minute. Every field has a fluent setter; all are documented with their default.
  */
 public final class LifecycleConfig {
   /** Smaller world, model and stages ({@code --quick}). Default false. */
@@ -176,12 +176,12 @@ public final class LifecycleConfig {
   /** Print progress bars. Default true. */
   public boolean progress = true;
 
-  /** The default run (~15 minutes on a 2-core CPU). */
+  /** The default run (about 10 minutes on a 2-core CPU, at most 15). */
   public static LifecycleConfig defaults() {
     return new LifecycleConfig();
   }
 
-  /** {@code --quick}: small world, model and stages (a few minutes on a 2-core CPU). */
+  /** {@code --quick}: small world, model and stages (about a minute on a 2-core CPU). */
   public static LifecycleConfig quick() {
     LifecycleConfig c = new LifecycleConfig();
     c.quick = true;
