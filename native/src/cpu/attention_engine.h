@@ -427,15 +427,14 @@ static void backward_impl(const BwdProblem& p) {
   const int64_t nqt_max = (T + Br - 1) / Br;
   const int64_t head_elems = nqt_max * HS * Br;
   // The dQ partials are per slot (key tiles kt = slot, slot + nslots, ...), not per thread, and the path is
-  // chosen by the slot count: the result is bit-identical whatever the thread count. nslots follows the
-  // machine's core count so that each core has a slot.
-  const int nslots = std::max(1, omp_get_num_procs());
+  // chosen by the slot count: the result is bit-identical whatever the thread count.
+  const int64_t nslots = work_slots();
   auto range = [&](int64_t b, int64_t& s, int64_t& e) {
     s = p.kv_start ? clamp64(p.kv_start[b], 0, T) : 0;
     e = p.kv_end ? clamp64(p.kv_end[b], 0, T) : T;
   };
 
-  if (B * NH >= 4 * (int64_t)nslots) {
+  if (B * NH >= 4 * nslots) {
     // Many heads: one head per task; each thread owns its packed head and dQ^T accumulator.
 #pragma omp parallel
     {
@@ -458,7 +457,7 @@ static void backward_impl(const BwdProblem& p) {
   } else {
     // Few heads: the threads share one head at a time, split over key tiles, with per-slot dQ^T partials
     // summed in slot order.
-    Scratch packs(4 * head_elems + 2 * nqt_max * Br), parts((int64_t)nslots * head_elems);
+    Scratch packs(4 * head_elems + 2 * nqt_max * Br), parts(nslots * head_elems);
     const HeadPack hp = head_pack(packs.p, head_elems, nqt_max);
 #pragma omp parallel
     {
@@ -472,15 +471,16 @@ static void backward_impl(const BwdProblem& p) {
         const int64_t nqt = (e - s + Br - 1) / Br;
 #pragma omp for schedule(static)
         for (int64_t qt = 0; qt < nqt; ++qt) pack_query_tile(p, hp, HS, b, h, s, e, qt);
+        const int64_t nused = std::min(nslots, nqt);  // slots past the last key tile would stay zero
 #pragma omp for schedule(static, 1)
-        for (int64_t slot = 0; slot < nslots; ++slot) {
+        for (int64_t slot = 0; slot < nused; ++slot) {
           float* mine = parts.p + slot * head_elems;
           for (int64_t x = 0; x < nqt * HS * Br; ++x) mine[x] = 0.f;
           for (int64_t kt = slot; kt < nqt; kt += nslots)
             backward_key_tile<HSC>(p, hp, b, h, s, e, kt, mine, ST.p, DPT.p, dKa.p, dVa.p, Kt.p, Vt.p);
         }
 #pragma omp for schedule(static)
-        for (int64_t qt = 0; qt < nqt; ++qt) finish_dq(p, HS, b, h, s, e, qt, parts.p, nslots, head_elems, tmp.p);
+        for (int64_t qt = 0; qt < nqt; ++qt) finish_dq(p, HS, b, h, s, e, qt, parts.p, nused, head_elems, tmp.p);
       }
     }
   }

@@ -8,6 +8,8 @@
 #pragma once
 #include <cstdint>
 
+#include "cpu/work_split.h"
+
 namespace jalign {
 namespace cpu {
 namespace attn {

@@ -9,6 +9,7 @@
 
 #include "cpu/blas.h"
 #include "cpu/cpu_kernels.h"
+#include "cpu/work_split.h"
 
 namespace jalign {
 namespace cpu {
@@ -67,18 +68,17 @@ void matmul(float* out, const float* a, const float* b, const float* bias, int64
     }
   }
   if (K == 0) return;
-  // The panels depend on the shape and the machine's core count only, never on the current thread count, so
-  // a result is bit-identical whatever OMP_NUM_THREADS or jalign_set_num_threads says (OpenBLAS may pick a
-  // different micro-kernel, hence a different rounding, for a panel of another size).
+  // Panels by shape and work_slots(), not by thread count: OpenBLAS may round a panel of another size
+  // differently (another micro-kernel).
   const double flops = 2.0 * M * N * K;
-  const int panels = flops < 2.0e6 ? 1 : std::max(1, omp_get_num_procs());
+  const int panels = flops < 2.0e6 ? 1 : work_slots();
   const bool split_rows = M >= N;
   const int64_t extent = split_rows ? M : N;
   const int64_t align = split_rows ? 8 : 16;
   int64_t chunk = (extent + panels - 1) / panels;
   chunk = (chunk + align - 1) / align * align;
   int64_t nchunks = (extent + chunk - 1) / chunk;
-  const int threads = (int)std::min<int64_t>(nchunks, std::max(1, omp_get_max_threads()));
+  const int threads = (int)std::min<int64_t>(nchunks, omp_get_max_threads());
   const bool use_blas = blas::loaded();
 #pragma omp parallel for num_threads(threads) schedule(static, 1) if (threads > 1)
   for (int64_t c = 0; c < nchunks; c++) {
