@@ -58,6 +58,8 @@ final class ChatCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintStream out = System.out;
+    PreferenceLog prefLog = compare ? new PreferenceLog(log) : null;
+    if (prefLog != null) prefLog.read(); // refuses a file that is not a preference log before anything runs
     try (Backend b = device.open();
         ModelFiles.Loaded m = ModelFiles.load(model, b)) {
       Tokenizer tok = m.tokenizer();
@@ -66,7 +68,7 @@ final class ChatCommand implements Callable<Integer> {
           .stopTokenIds(tok.specialId(Tokenizer.END).orElseThrow(), tok.specialId(Tokenizer.ENDOFTEXT).orElseThrow())
           .build();
       BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-      FeedbackSession session = compare ? new FeedbackSession(m.model(), tok, new PreferenceLog(log),
+      FeedbackSession session = compare ? new FeedbackSession(m.model(), tok, prefLog,
           model.getFileName() + (m.stage().isEmpty() ? "" : ":" + m.stage()), gc, System::currentTimeMillis) : null;
       ChatTemplate template = new ChatTemplate(tok);
       Generator gen = new Generator(m.model(), tok);

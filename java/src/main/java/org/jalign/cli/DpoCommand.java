@@ -6,6 +6,9 @@ import java.util.concurrent.Callable;
 import org.jalign.backend.Backend;
 import org.jalign.data.ChatTemplate;
 import org.jalign.data.PairwiseExample;
+import org.jalign.io.Checkpoint;
+import org.jalign.io.ModelFiles;
+import org.jalign.io.OutputFiles;
 import org.jalign.model.Gpt;
 import org.jalign.train.StageData;
 import org.jalign.train.dpo.DpoConfig;
@@ -45,18 +48,26 @@ final class DpoCommand implements Callable<Integer> {
 
   @Mixin StageOptions options;
 
+  @Mixin OverwriteOption overwrite;
+
   @Override
   public Integer call() throws Exception {
+    try (OutputFiles.Grant g = overwrite.guard(Checkpoint.KIND, out)) {
+      return execute();
+    }
+  }
+
+  private Integer execute() throws Exception {
     try (Backend backend = device.open()) {
-      StageOptions.Loaded m = StageOptions.loadModel(model, backend);
-      try (Gpt policy = m.model(); Gpt ref = reference == null ? copy(policy) : StageOptions.loadModel(reference, backend).model()) {
+      ModelFiles.Loaded m = ModelFiles.load(model, backend);
+      try (Gpt policy = m.model(); Gpt ref = reference == null ? copy(policy) : ModelFiles.load(reference, backend).model()) {
         DpoConfig cfg = options.apply(new DpoConfig()).beta(beta).labelSmoothing(labelSmoothing);
         ChatTemplate tmpl = new ChatTemplate(m.tokenizer());
         int maxLen = cfg.effectiveMaxLength(policy.config().contextLength());
         List<PairwiseExample> tr = StageData.readPairs(train, tmpl, maxLen, cfg.truncation());
         List<PairwiseExample> ev = eval == null ? List.of() : StageData.readPairs(eval, tmpl, maxLen, cfg.truncation());
         DpoResult r = new DpoTrainer(policy, ref, m.tokenizer(), cfg, tr, ev).train();
-        StageOptions.saveModel(out, policy, m.tokenizer(), "dpo");
+        ModelFiles.save(out, policy, m.tokenizer(), "dpo");
         System.out.printf(java.util.Locale.ROOT, "wrote %s (reward accuracy %.3f, margin %.4f)%n", out,
             r.rewardAccuracy(), r.meanMargin());
       }

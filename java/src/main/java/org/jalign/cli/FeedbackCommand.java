@@ -1,6 +1,7 @@
 package org.jalign.cli;
 
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -10,7 +11,7 @@ import org.jalign.feedback.FeedbackRefresh;
 import org.jalign.feedback.PreferenceLog;
 import org.jalign.io.Checkpoint;
 import org.jalign.io.ModelFiles;
-import org.jalign.model.Gpt;
+import org.jalign.io.OutputFiles;
 import org.jalign.train.ppo.PpoConfig;
 import org.jalign.train.reward.RewardConfig;
 import org.jalign.train.reward.RewardModel;
@@ -38,12 +39,18 @@ final class FeedbackCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+      if (!Files.isRegularFile(log)) throw new NoSuchFileException(log.toString(), null, "no such preference log");
       PreferenceLog l = new PreferenceLog(log);
-      var prefs = l.preferences();
+      PreferenceLog.Contents c = l.read();
+      var prefs = PreferenceLog.preferences(c.entries());
       long a = prefs.stream().filter(p -> p.choice() == org.jalign.feedback.Choice.A).count();
       long b = prefs.stream().filter(p -> p.choice() == org.jalign.feedback.Choice.B).count();
       System.out.printf("%s: %d records, %d comparisons with a choice (A %d, B %d, tie/neither %d)%n", log,
-          l.readAll().size(), prefs.size(), a, b, prefs.size() - a - b);
+          c.entries().size(), prefs.size(), a, b, prefs.size() - a - b);
+      if (c.tornTailBytes() > 0) {
+        System.out.printf("%s: a torn tail of %d bytes follows the last record (a crashed append); the next "
+            + "append drops it%n", log, c.tornTailBytes());
+      }
       return 0;
     }
   }
@@ -104,10 +111,13 @@ final class FeedbackCommand implements Callable<Integer> {
 
     @Mixin DeviceOption device;
 
+    @Mixin OverwriteOption overwrite;
+
     @Override
     public Integer call() throws Exception {
-      Files.createDirectories(out);
-      try (Backend b = device.open();
+      Path rewardOut = out.resolve("reward.ckpt"), policyOut = out.resolve("policy.ckpt");
+      try (OutputFiles.Grant g = overwrite.guard(Checkpoint.KIND, rewardOut, policyOut);
+          Backend b = device.open();
           ModelFiles.Loaded pol = ModelFiles.load(policy, b);
           ModelFiles.Loaded ref = ModelFiles.load(reference == null ? policy : reference, b);
           RewardModel rm = RewardModel.load(reward, b)) {
@@ -117,14 +127,12 @@ final class FeedbackCommand implements Callable<Integer> {
             .responseLength(maxNewTokens).seed(seed).build();
         FeedbackRefresh.Result r = FeedbackRefresh.refresh(pol.model(), ref.model(), rm, pol.tokenizer(),
             new PreferenceLog(log), rep, List.of(), rc, pc);
-        rm.save(out.resolve("reward.ckpt"), pol.tokenizer());
-        Gpt m = pol.model();
-        new Checkpoint.Writer(m.config()).tokenizer(pol.tokenizer().toBytes()).string("stage", "feedback-refresh")
-            .tensor(Checkpoint.PARAMS, m.params()).write(out.resolve("policy.ckpt"));
+        rm.save(rewardOut, pol.tokenizer());
+        ModelFiles.save(policyOut, pol.model(), pol.tokenizer(), "feedback-refresh");
         System.out.printf("refresh: %d new preference pairs (%d skipped); reward-model accuracy on them %.3f -> %.3f; "
             + "PPO reward %.3f -> %.3f, KL to reference %.4f; wrote %s and %s%n", r.newPairs(), r.skipped(),
             r.accuracyBefore(), r.accuracyAfter(), r.ppo().rewardStart(), r.ppo().rewardEnd(), r.ppo().klToRefEnd(),
-            out.resolve("reward.ckpt"), out.resolve("policy.ckpt"));
+            rewardOut, policyOut);
         return 0;
       }
     }

@@ -23,6 +23,8 @@ import org.jalign.generate.GenerationConfig;
 import org.jalign.generate.GenerationResult;
 import org.jalign.generate.Generator;
 import org.jalign.io.Checkpoint;
+import org.jalign.io.ModelFiles;
+import org.jalign.io.OutputFiles;
 import org.jalign.model.Gpt;
 import org.jalign.model.GptConfig;
 import org.jalign.text.Tokenizer;
@@ -41,6 +43,10 @@ import picocli.CommandLine.Option;
         "Sampling is reproducible: the same options (including --seed and --batch-size) on the same device give "
             + "the same responses; --temperature 0 is greedy and deterministic."})
 final class GenerateCommand implements Callable<Integer> {
+  /** What --out may replace: an earlier output of this command. */
+  static final OutputFiles.Kind KIND = OutputFiles.Kind.jsonl("jalign generate output (JSON Lines of "
+      + "{prompt, sample, response, finish_reason})", "prompt", "sample", "response", "finish_reason");
+
   @Option(names = "--model", required = true, paramLabel = "CKPT", description = "Checkpoint to generate with (with its tokenizer).")
   Path model;
 
@@ -128,8 +134,16 @@ final class GenerateCommand implements Callable<Integer> {
     return all;
   }
 
+  @Mixin OverwriteOption overwrite;
+
   @Override
   public Integer call() throws Exception {
+    try (OutputFiles.Grant g = overwrite.guard(KIND, out)) {
+      return execute();
+    }
+  }
+
+  private Integer execute() throws Exception {
     GenerationConfig gc = config();
     List<String> texts = readPrompts();
     GptConfig shape;
@@ -144,7 +158,7 @@ final class GenerateCommand implements Callable<Integer> {
     }
     PrintStream stdout = System.out;
     try (Backend backend = device.open()) {
-      StageOptions.Loaded m = StageOptions.loadModel(model, backend);
+      ModelFiles.Loaded m = ModelFiles.load(model, backend);
       try (Gpt gpt = m.model()) {
         Tokenizer tok = m.tokenizer();
         List<int[]> ids = encodePrompts(texts, tok, maxPrompt);
@@ -152,33 +166,17 @@ final class GenerateCommand implements Callable<Integer> {
         int rows = texts.size() * numSamples;
         long tokens = 0;
         long t0 = System.nanoTime();
-        BufferedWriter w = null;
-        try {
-          if (out != null) {
-            Path parent = out.toAbsolutePath().getParent();
-            if (parent != null) Files.createDirectories(parent);
-            w = Files.newBufferedWriter(out, StandardCharsets.UTF_8);
-          }
-          BufferedWriter sink = w;
-          long[] generated = {0};
-          try {
-            // the call starting at response r samples with --seed + r (Generator.generateRows): every response
-            // has its own stream
-            gen.generateRows(ids, numSamples, gc, batchSize, (first, res) -> {
-              generated[0] += res.generatedTokens();
-              try {
-                emit(sink, stdout, texts, first, res);
-              } catch (IOException e) {
-                throw new UncheckedIOException(e);
-              }
-            });
-          } catch (UncheckedIOException e) {
-            throw e.getCause(); // a failed write of --out, reported as itself
-          }
-          tokens = generated[0];
-        } finally {
-          if (w != null) w.close();
+        long[] generated = {0};
+        if (out == null) {
+          generate(gen, gc, ids, texts, null, stdout, generated);
+        } else {
+          OutputFiles.write(out, KIND, tmp -> {
+            try (BufferedWriter w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
+              generate(gen, gc, ids, texts, w, stdout, generated);
+            }
+          });
         }
+        tokens = generated[0];
         double secs = (System.nanoTime() - t0) / 1e9;
         String summary = String.format(Locale.ROOT, "%d response(s) to %d prompt(s), %d tokens in %.1f s (%.0f tokens/s)",
             rows, texts.size(), tokens, secs, tokens / Math.max(secs, 1e-9));
@@ -187,6 +185,25 @@ final class GenerateCommand implements Callable<Integer> {
       }
     }
     return 0;
+  }
+
+  /** Samples every response, writing each to {@code sink} (or stdout when null); counts tokens in {@code generated}. */
+  private void generate(Generator gen, GenerationConfig gc, List<int[]> ids, List<String> texts, BufferedWriter sink,
+      PrintStream stdout, long[] generated) throws IOException {
+    try {
+      // the call starting at response r samples with --seed + r (Generator.generateRows): every response has its
+      // own stream
+      gen.generateRows(ids, numSamples, gc, batchSize, (first, res) -> {
+        generated[0] += res.generatedTokens();
+        try {
+          emit(sink, stdout, texts, first, res);
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+      });
+    } catch (UncheckedIOException e) {
+      throw e.getCause(); // a failed write of --out, reported as itself
+    }
   }
 
   /** Token ids of each prompt (chat-rendered or raw), cut to its last maxPrompt tokens with a warning. */

@@ -2,6 +2,7 @@ package org.jalign.cli;
 
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import org.jalign.io.OutputFiles;
 import org.jalign.lifecycle.Lifecycle;
 import org.jalign.lifecycle.LifecycleConfig;
 import picocli.CommandLine.Command;
@@ -123,6 +124,8 @@ final class LifecycleCommand implements Callable<Integer> {
   @Option(names = "--no-progress", description = "No progress bars (one summary line per stage only).")
   boolean noProgress;
 
+  @Mixin OverwriteOption overwrite;
+
   @Override
   public Integer call() throws Exception {
     LifecycleConfig c = quick ? LifecycleConfig.quick() : LifecycleConfig.defaults();
@@ -150,7 +153,9 @@ final class LifecycleCommand implements Callable<Integer> {
     if (rejectionDemonstrations != null) c.rejectionDemonstrations = rejectionDemonstrations;
     if (rejectionConsensus != null) c.rejectionConsensus = rejectionConsensus;
     if (rejectionGreedyMargin != null) c.rejectionGreedyMargin = rejectionGreedyMargin;
-    new Lifecycle(c).run();
+    try (OutputFiles.Grant g = overwrite.allow(c.out)) { // the run claims its directory (OutputFiles)
+      new Lifecycle(c).run();
+    }
     return 0;
   }
 }

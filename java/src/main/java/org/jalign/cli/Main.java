@@ -1,8 +1,9 @@
 package org.jalign.cli;
 
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
+import org.jalign.io.IoMessages;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /** The {@code jalign} command line. Each stage is a subcommand with its own {@code --help}. */
 @Command(
@@ -24,7 +25,7 @@ public final class Main implements Callable<Integer> {
   public static int run(String... args) {
     CommandLine cl = new CommandLine(new Main());
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-      cmd.getErr().println("jalign: " + ex.getMessage());
+      cmd.getErr().println("jalign: " + IoMessages.describe(ex));
       if (Boolean.getBoolean("jalign.debug")) ex.printStackTrace(cmd.getErr());
       return 1;
     });

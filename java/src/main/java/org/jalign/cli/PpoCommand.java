@@ -10,6 +10,9 @@ import org.jalign.data.ChatTemplate;
 import org.jalign.data.PromptExample;
 import org.jalign.data.SftExample;
 import org.jalign.data.TokenSource;
+import org.jalign.io.Checkpoint;
+import org.jalign.io.ModelFiles;
+import org.jalign.io.OutputFiles;
 import org.jalign.model.Gpt;
 import org.jalign.train.ppo.PpoConfig;
 import org.jalign.train.ppo.PpoResult;
@@ -156,8 +159,16 @@ final class PpoCommand implements Callable<Integer> {
         .demoBatchSize(demoBatchSize).seed(seed).progress(progress).build();
   }
 
+  @Mixin OverwriteOption overwrite;
+
   @Override
   public Integer call() throws Exception {
+    try (OutputFiles.Grant g = overwrite.guard(Checkpoint.KIND, out, state)) {
+      return execute();
+    }
+  }
+
+  private Integer execute() throws Exception {
     PpoConfig cfg = config();
     List<String> ptxDocs = ptx.documents();
     List<SftExample> demos = null;
@@ -169,9 +180,9 @@ final class PpoCommand implements Callable<Integer> {
       if (demos.isEmpty()) throw new IllegalArgumentException("--demonstrations " + demonstrations + " is empty");
     }
     try (Backend backend = device.open()) {
-      StageOptions.Loaded m = StageOptions.loadModel(policy, backend);
+      ModelFiles.Loaded m = ModelFiles.load(policy, backend);
       try (Gpt pol = m.model();
-          Gpt ref = reference == null ? copy(pol) : StageOptions.loadModel(reference, backend).model();
+          Gpt ref = reference == null ? copy(pol) : ModelFiles.load(reference, backend).model();
           RewardModel rm = RewardModel.load(rewardModel, backend)) {
         ChatTemplate tmpl = new ChatTemplate(m.tokenizer());
         int maxPrompt = pol.config().contextLength() - cfg.responseLength();
@@ -189,7 +200,7 @@ final class PpoCommand implements Callable<Integer> {
           if (demos != null) tr.demonstrations(demos);
           if (resume != null) tr.resume(resume);
           PpoResult r = tr.train();
-          StageOptions.saveModel(out, pol, m.tokenizer(), "ppo");
+          ModelFiles.save(out, pol, m.tokenizer(), "ppo");
           if (state != null) tr.save(state);
           System.out.printf(Locale.ROOT, "wrote %s (reward %.4f -> %.4f, KL to reference %.4f)%n", out,
               r.rewardStart(), r.rewardEnd(), r.klToRefEnd());

@@ -14,6 +14,8 @@ import org.jalign.backend.Backend;
 import org.jalign.data.TokenBatcher;
 import org.jalign.data.TokenSource;
 import org.jalign.io.Checkpoint;
+import org.jalign.io.ModelFiles;
+import org.jalign.io.OutputFiles;
 import org.jalign.model.Gpt;
 import org.jalign.model.GptConfig;
 import org.jalign.optim.AdamWConfig;
@@ -22,8 +24,8 @@ import org.jalign.text.Tokenizer;
 import org.jalign.train.pretrain.PretrainConfig;
 import org.jalign.train.pretrain.PretrainTrainer;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -268,8 +270,16 @@ final class PretrainCommand implements Callable<Integer> {
     }
   }
 
+  @Mixin OverwriteOption overwrite;
+
   @Override
   public Integer call() throws Exception {
+    try (OutputFiles.Grant g = overwrite.guard(Checkpoint.KIND, out)) {
+      return execute();
+    }
+  }
+
+  private Integer execute() throws Exception {
     PretrainConfig cfg = config();
     List<String> docs = readDocuments(text);
     // tokenizer and shape first (no native code yet), so bad input fails before anything is allocated
@@ -299,7 +309,7 @@ final class PretrainCommand implements Callable<Integer> {
     checkLength(tokens.size(), cfg);
 
     try (Backend backend = device.open();
-        Gpt policy = model != null ? StageOptions.loadModel(model, backend).model()
+        Gpt policy = model != null ? ModelFiles.load(model, backend).model()
             : new Gpt(new GptConfig(layers, heads, channels, contextLength, tok.vocabSize()), backend, initSeed);
         PretrainTrainer trainer = new PretrainTrainer(policy, cfg, tokens)) {
       GptConfig mc = policy.config();
@@ -312,7 +322,7 @@ final class PretrainCommand implements Callable<Integer> {
       PretrainTrainer.Result r = trainer.train();
       double valEnd = trainer.validationLoss();
       double secs = (System.nanoTime() - t) / 1e9;
-      StageOptions.saveModel(out, policy, tok, "pretrain");
+      ModelFiles.save(out, policy, tok, "pretrain");
       System.out.printf(Locale.ROOT, "wrote %s (%d steps, train loss %.4f, val loss %s -> %s, ln V = %.3f, "
           + "%.0f tokens/s, %.1f s%s)%n", out, r.steps(), r.finalLoss(), fmt(valStart), fmt(valEnd),
           Math.log(tok.vocabSize()), r.tokensPerSecond(), secs,

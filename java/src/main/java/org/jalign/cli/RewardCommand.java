@@ -5,7 +5,11 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import org.jalign.backend.Backend;
 import org.jalign.data.ChatTemplate;
+import org.jalign.io.Checkpoint;
+import org.jalign.io.ModelFiles;
+import org.jalign.io.OutputFiles;
 import org.jalign.train.StageData;
+import org.jalign.train.StageSupport;
 import org.jalign.train.reward.RankedGroup;
 import org.jalign.train.reward.RewardConfig;
 import org.jalign.train.reward.RewardModel;
@@ -47,10 +51,18 @@ final class RewardCommand implements Callable<Integer> {
 
   @Mixin StageOptions options;
 
+  @Mixin OverwriteOption overwrite;
+
   @Override
   public Integer call() throws Exception {
+    try (OutputFiles.Grant g = overwrite.guard(Checkpoint.KIND, out)) {
+      return execute();
+    }
+  }
+
+  private Integer execute() throws Exception {
     try (Backend backend = device.open()) {
-      StageOptions.Loaded m = StageOptions.loadModel(model, backend);
+      ModelFiles.Loaded m = ModelFiles.load(model, backend);
       RewardModel rm;
       try (var sft = m.model()) {
         rm = RewardModel.fromPolicy(sft, headSeed, likelihoodGate);
@@ -63,8 +75,10 @@ final class RewardCommand implements Callable<Integer> {
         List<RankedGroup> ho = heldout == null ? List.of() : StageData.readGroups(heldout, tmpl, maxLen, cfg.truncation());
         RewardResult r = RewardTrainer.ofGroups(rm, m.tokenizer(), cfg, tr, ho).train();
         rm.save(out, m.tokenizer());
-        System.out.printf(java.util.Locale.ROOT, "wrote %s (held-out pair accuracy %.3f, mean margin %.4f)%n", out,
-            r.heldoutPairAccuracy(), r.meanMargin());
+        System.out.println("wrote " + out + " (" + (ho.isEmpty()
+            ? StageSupport.trainingLoss(r.history()) + "; no --heldout file, so no held-out pair accuracy"
+            : String.format(java.util.Locale.ROOT, "held-out pair accuracy %.3f, mean margin %.4f",
+                r.heldoutPairAccuracy(), r.meanMargin())) + ")");
       }
     }
     return 0;

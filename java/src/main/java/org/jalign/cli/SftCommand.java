@@ -7,7 +7,11 @@ import org.jalign.backend.Backend;
 import org.jalign.data.ChatTemplate;
 import org.jalign.data.SftExample;
 import org.jalign.data.TokenSource;
+import org.jalign.io.Checkpoint;
+import org.jalign.io.ModelFiles;
+import org.jalign.io.OutputFiles;
 import org.jalign.train.StageData;
+import org.jalign.train.StageSupport;
 import org.jalign.train.sft.SftConfig;
 import org.jalign.train.sft.SftResult;
 import org.jalign.train.sft.SftTrainer;
@@ -42,11 +46,19 @@ final class SftCommand implements Callable<Integer> {
 
   @Mixin PtxOptions ptx;
 
+  @Mixin OverwriteOption overwrite;
+
   @Override
   public Integer call() throws Exception {
+    try (OutputFiles.Grant g = overwrite.guard(Checkpoint.KIND, out)) {
+      return execute();
+    }
+  }
+
+  private Integer execute() throws Exception {
     List<String> ptxDocs = ptx.documents();
     try (Backend backend = device.open()) {
-      StageOptions.Loaded m = StageOptions.loadModel(model, backend);
+      ModelFiles.Loaded m = ModelFiles.load(model, backend);
       try (var policy = m.model()) {
         SftConfig cfg = options.apply(new SftConfig()).allAssistantTurns(!lastTurnOnly).ptxCoef(ptx.coef())
             .ptxBatchSize(ptx.ptxBatchSize).ptxSeqLen(ptx.ptxSeqLen);
@@ -58,9 +70,11 @@ final class SftCommand implements Callable<Integer> {
         TokenSource text = ptx.tokens(ptxDocs, m.tokenizer());
         if (text != null) trainer.pretrainData(text);
         SftResult r = trainer.train();
-        StageOptions.saveModel(out, policy, m.tokenizer(), "sft");
-        System.out.printf(java.util.Locale.ROOT, "wrote %s (eval loss %.4f -> %.4f)%n", out, r.evalLossStart(),
-            r.evalLossEnd());
+        ModelFiles.save(out, policy, m.tokenizer(), "sft");
+        System.out.println("wrote " + out + " (" + (ev.isEmpty()
+            ? StageSupport.trainingLoss(r.history()) + "; no --eval file, so no eval loss"
+            : String.format(java.util.Locale.ROOT, "eval loss %.4f -> %.4f", r.evalLossStart(), r.evalLossEnd()))
+            + ")");
       }
     }
     return 0;

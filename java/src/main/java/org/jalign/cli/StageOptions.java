@@ -1,17 +1,10 @@
 package org.jalign.cli;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Path;
-import org.jalign.backend.Backend;
 import org.jalign.data.ChatTemplate;
-import org.jalign.io.Checkpoint;
-import org.jalign.model.Gpt;
-import org.jalign.text.Tokenizer;
 import org.jalign.train.StageConfig;
 import picocli.CommandLine.Option;
 
-/** Options shared by {@code sft}, {@code reward} and {@code dpo}, and their checkpoint helpers. */
+/** Options shared by {@code sft}, {@code reward} and {@code dpo}. */
 final class StageOptions {
   @Option(names = "--batch-size", paramLabel = "N", description = "Examples (pairs, groups) per optimizer step (default: ${DEFAULT-VALUE}).")
   int batchSize = 8;
@@ -58,34 +51,5 @@ final class StageOptions {
         .evalEvery(evalEvery).progress(progress);
     if (lr != null) cfg.lr(lr);
     return cfg;
-  }
-
-  /** A model checkpoint's weights and embedded tokenizer. */
-  record Loaded(Gpt model, Tokenizer tokenizer) {}
-
-  static Loaded loadModel(Path path, Backend backend) throws IOException {
-    try (Checkpoint ck = Checkpoint.open(path)) {
-      if (ck.tokenizer().length == 0) {
-        throw new IOException(path + " has no tokenizer; save the model with its tokenizer (jalign pretrain does)");
-      }
-      Tokenizer tok = Tokenizer.fromBytes(ck.tokenizer());
-      Gpt model = new Gpt(ck.config(), backend, 0);
-      try {
-        ck.readInto(Checkpoint.PARAMS, model.params());
-      } catch (IOException | RuntimeException e) {
-        model.close();
-        throw e;
-      }
-      return new Loaded(model, tok);
-    }
-  }
-
-  static void saveModel(Path path, Gpt model, Tokenizer tok, String stage) {
-    try {
-      new Checkpoint.Writer(model.config()).tokenizer(tok.toBytes()).tensor(Checkpoint.PARAMS, model.params())
-          .string("stage", stage).write(path);
-    } catch (IOException e) {
-      throw new UncheckedIOException("writing " + path, e);
-    }
   }
 }

@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
+import org.jalign.io.OutputFiles;
 import org.jalign.io.StrictJson;
 
 /**
@@ -150,14 +151,32 @@ public final class Jsonl {
         }
     }
 
-    /** Writes one JSON object per record. */
-    public static <T> void write(Path file, List<T> records, Function<T, JsonObject> toJson) throws IOException {
-        try (Writer w = new BufferedWriter(Files.newBufferedWriter(file, StandardCharsets.UTF_8))) {
-            for (T rec : records) {
-                w.write(GSON.toJson(toJson.apply(rec)));
-                w.write('\n');
+    /**
+     * Writes one JSON object per record, atomically through {@link OutputFiles}; an existing file is replaced
+     * only when it is JSONL that {@code parser} reads whole ({@code what} names the records in the refusal).
+     */
+    public static <T> void write(Path file, String what, RecordParser<T> parser, List<T> records,
+            Function<T, JsonObject> toJson) throws IOException {
+        OutputFiles.write(file, kind(what, parser), tmp -> {
+            try (Writer w = new BufferedWriter(Files.newBufferedWriter(tmp, StandardCharsets.UTF_8))) {
+                for (T rec : records) {
+                    w.write(GSON.toJson(toJson.apply(rec)));
+                    w.write('\n');
+                }
             }
-        }
+        });
+    }
+
+    /** JSON Lines of the records {@code parser} reads, as an output kind. */
+    public static OutputFiles.Kind kind(String what, RecordParser<?> parser) {
+        return new OutputFiles.Kind("JSON Lines of " + what, p -> {
+            try {
+                read(p, parser);
+                return true;
+            } catch (DataFormatException e) {
+                return false;
+            }
+        });
     }
 
     // ---------------------------------------------------------------- field access with clear messages

@@ -23,9 +23,15 @@ public record PairwiseExample(String prompt, String chosen, String rejected, dou
         this(prompt, chosen, rejected, 0.0);
     }
 
+    /** A record of a JSONL file; a pair whose chosen and rejected responses are the same text is refused. */
     public static PairwiseExample fromJson(JsonObject o) {
-        return new PairwiseExample(Jsonl.string(o, "prompt"), Jsonl.string(o, "chosen"), Jsonl.string(o, "rejected"),
-                Jsonl.number(o, "margin", 0.0));
+        PairwiseExample p = new PairwiseExample(Jsonl.string(o, "prompt"), Jsonl.string(o, "chosen"),
+                Jsonl.string(o, "rejected"), Jsonl.number(o, "margin", 0.0));
+        if (p.chosen.equals(p.rejected)) {
+            throw new IllegalArgumentException("\"chosen\" and \"rejected\" are the same response; a preference "
+                    + "pair must compare two different responses");
+        }
+        return p;
     }
 
     /** The JSON object; "margin" is written only when it is not 0. */
@@ -43,6 +49,6 @@ public record PairwiseExample(String prompt, String chosen, String rejected, dou
     }
 
     public static void writeJsonl(Path file, List<PairwiseExample> examples) throws IOException {
-        Jsonl.write(file, examples, PairwiseExample::toJson);
+        Jsonl.write(file, "pairwise preferences", PairwiseExample::fromJson, examples, PairwiseExample::toJson);
     }
 }

@@ -29,6 +29,6 @@ public record PromptExample(String prompt) {
     }
 
     public static void writeJsonl(Path file, List<PromptExample> examples) throws IOException {
-        Jsonl.write(file, examples, PromptExample::toJson);
+        Jsonl.write(file, "prompts", PromptExample::fromJson, examples, PromptExample::toJson);
     }
 }

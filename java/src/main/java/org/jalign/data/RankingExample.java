@@ -36,8 +36,19 @@ public record RankingExample(String prompt, List<String> responses, List<Integer
         }
     }
 
+    /** A record of a JSONL file; a ranking that holds the same response text twice is refused. */
     public static RankingExample fromJson(JsonObject o) {
-        return new RankingExample(Jsonl.string(o, "prompt"), Jsonl.strings(o, "responses"), Jsonl.ints(o, "ranking"));
+        RankingExample r = new RankingExample(Jsonl.string(o, "prompt"), Jsonl.strings(o, "responses"),
+                Jsonl.ints(o, "ranking"));
+        java.util.Map<String, Integer> first = new java.util.HashMap<>();
+        for (int i = 0; i < r.responses.size(); i++) {
+            Integer j = first.putIfAbsent(r.responses.get(i), i);
+            if (j != null) {
+                throw new IllegalArgumentException("responses[" + j + "] and responses[" + i + "] are the same "
+                        + "response; a ranking must order different responses");
+            }
+        }
+        return r;
     }
 
     public JsonObject toJson() {
@@ -80,6 +91,6 @@ public record RankingExample(String prompt, List<String> responses, List<Integer
     }
 
     public static void writeJsonl(Path file, List<RankingExample> examples) throws IOException {
-        Jsonl.write(file, examples, RankingExample::toJson);
+        Jsonl.write(file, "ranking examples", RankingExample::fromJson, examples, RankingExample::toJson);
     }
 }

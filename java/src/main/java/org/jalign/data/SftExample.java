@@ -87,6 +87,6 @@ public record SftExample(List<ChatMessage> messages) {
     }
 
     public static void writeJsonl(Path file, List<SftExample> examples) throws IOException {
-        Jsonl.write(file, examples, SftExample::toJson);
+        Jsonl.write(file, "SFT examples", SftExample::fromJson, examples, SftExample::toJson);
     }
 }

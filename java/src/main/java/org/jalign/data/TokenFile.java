@@ -9,16 +9,15 @@ import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Function;
+import org.jalign.io.OutputFiles;
 
 /**
  * A tokenised corpus on disk, memory-mapped for reading: text is tokenised once ({@link #tokenize}), then
@@ -44,6 +43,8 @@ import java.util.function.Function;
 public final class TokenFile implements TokenSource, AutoCloseable {
 
   static final byte[] MAGIC = {'J', 'A', 'L', 'T', 'O', 'K', 'S', 0};
+  /** What a token-file writer may replace: a jalign token file. */
+  public static final OutputFiles.Kind KIND = OutputFiles.Kind.magic("a jalign token file", MAGIC);
   static final int VERSION = 1;
   static final int HEADER_BYTES = 64;
   private static final long CHUNK = 1L << 30; // bytes per mapping (a multiple of 4)
@@ -202,54 +203,44 @@ public final class TokenFile implements TokenSource, AutoCloseable {
       throw new IllegalArgumentException("separator " + separator + " outside [0, " + vocabSize + ")");
     }
     int width = vocabSize <= 65535 ? 2 : 4;
-    Path dir = out.toAbsolutePath().getParent();
-    Files.createDirectories(dir);
-    Path tmp = Files.createTempFile(dir, out.getFileName().toString(), ".tmp");
-    boolean ok = false;
-    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-      ch.position(HEADER_BYTES);
-      ByteBuffer buf = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
-      long n = 0;
-      while (docs.hasNext()) {
-        int[] doc = docs.next();
-        for (int k = 0; k <= doc.length; k++) {
-          int id;
-          if (k == doc.length) {
-            if (separator < 0) break;
-            id = separator;
-          } else {
-            id = doc[k];
+    OutputFiles.write(out, KIND, tmp -> {
+      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+        ch.position(HEADER_BYTES);
+        ByteBuffer buf = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+        long n = 0;
+        while (docs.hasNext()) {
+          int[] doc = docs.next();
+          for (int k = 0; k <= doc.length; k++) {
+            int id;
+            if (k == doc.length) {
+              if (separator < 0) break;
+              id = separator;
+            } else {
+              id = doc[k];
+            }
+            if (id < 0 || id >= vocabSize) {
+              throw new IllegalArgumentException("token " + id + " in document outside [0, " + vocabSize + ")");
+            }
+            if (buf.remaining() < 4) {
+              buf.flip();
+              while (buf.hasRemaining()) ch.write(buf);
+              buf.clear();
+            }
+            if (width == 2) buf.putShort((short) id);
+            else buf.putInt(id);
+            n++;
           }
-          if (id < 0 || id >= vocabSize) {
-            throw new IllegalArgumentException("token " + id + " in document outside [0, " + vocabSize + ")");
-          }
-          if (buf.remaining() < 4) {
-            buf.flip();
-            while (buf.hasRemaining()) ch.write(buf);
-            buf.clear();
-          }
-          if (width == 2) buf.putShort((short) id);
-          else buf.putInt(id);
-          n++;
         }
+        buf.flip();
+        while (buf.hasRemaining()) ch.write(buf);
+        if (n == 0) throw new IllegalArgumentException("the corpus is empty: no tokens to write to " + out);
+        ByteBuffer h = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        h.put(MAGIC).putInt(VERSION).putInt(width).putLong(n).putInt(vocabSize).putInt(0).putLong(sourceKey);
+        h.position(0).limit(HEADER_BYTES);
+        while (h.hasRemaining()) ch.write(h, h.position());
+        ch.force(true);
       }
-      buf.flip();
-      while (buf.hasRemaining()) ch.write(buf);
-      if (n == 0) throw new IllegalArgumentException("the corpus is empty: no tokens to write to " + out);
-      ByteBuffer h = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-      h.put(MAGIC).putInt(VERSION).putInt(width).putLong(n).putInt(vocabSize).putInt(0).putLong(sourceKey);
-      h.position(0).limit(HEADER_BYTES);
-      while (h.hasRemaining()) ch.write(h, h.position());
-      ch.force(true);
-      ok = true;
-    } finally {
-      if (!ok) Files.deleteIfExists(tmp);
-    }
-    try {
-      Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    } catch (AtomicMoveNotSupportedException e) {
-      Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING);
-    }
+    });
   }
 
   /** Writes one token array (a single document, no separator). */

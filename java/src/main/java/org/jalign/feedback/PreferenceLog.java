@@ -30,10 +30,13 @@ import org.jalign.io.fb.PrefRecord;
  * append takes an exclusive file lock (safe across processes) and an in-process lock (safe across threads),
  * writes the whole record at the end and forces it to disk before returning.
  *
- * <p>Crash safety: a writer killed mid-append leaves a torn tail. Readers stop at it; the next writer (or
- * {@link #repair()}) truncates it away before appending, so every record completed before the crash stays and
- * the torn one is gone. Damage in the middle of the file (a valid record exists after a bad one) is NOT a torn
- * tail: it raises {@link PreferenceLogException} naming the offset instead of silently discarding later records.
+ * <p>Crash safety: a writer killed mid-append leaves a torn tail: a proper prefix of one record frame (the
+ * magic or a part of it, then a length no larger than {@link #MAX_PAYLOAD} that the bytes left do not reach).
+ * Readers stop at it; the next writer (or {@link #repair()}) truncates it away before appending, so every
+ * record completed before the crash stays and the torn one is gone. Nothing else is ever cut: a file that does
+ * not begin with a record (or a torn first record) is "not a preference log", and bytes after the last record
+ * that cannot be the start of one are damage; both raise {@link PreferenceLogException} naming the byte
+ * offset and leave the file exactly as it was.
  */
 public final class PreferenceLog {
   static final byte[] MAGIC_BYTES = {'J', 'P', 'R', 'F'};
@@ -121,7 +124,7 @@ public final class PreferenceLog {
         StandardOpenOption.WRITE); FileLock lock = ch.lock()) {
       long from = VALIDATED.getOrDefault(path, 0L);
       if (from > ch.size()) from = 0; // the file was replaced or truncated by someone else
-      long end = scan(ch, null, from).validEnd;
+      long end = scan(ch, null, from).validEnd();
       if (end < ch.size()) ch.truncate(end); // drop a torn tail left by a crashed writer
       ch.position(end);
       while (rec.hasRemaining()) ch.write(rec);
@@ -134,25 +137,45 @@ public final class PreferenceLog {
 
   // ------------------------------------------------------------------ reading
 
-  /** Every complete record in file order; a torn tail is ignored (not an error). */
-  public List<Entry> readAll() throws IOException {
-    if (!Files.exists(path)) return List.of();
+  /**
+   * What a read found: every complete record in file order, and the size of the torn tail after them (the
+   * bytes the next append or {@link #repair()} drops; 0 for a clean log).
+   */
+  public record Contents(List<Entry> entries, long tornTailBytes) {}
+
+  /**
+   * Reads the whole log (a missing file is an empty log). A torn tail is reported in {@link
+   * Contents#tornTailBytes()}, not an error; anything else that is not a record raises {@link
+   * PreferenceLogException}.
+   */
+  public Contents read() throws IOException {
+    if (!Files.exists(path)) return new Contents(List.of(), 0);
     List<Entry> out = new ArrayList<>();
     ReentrantLock local = IN_PROCESS.computeIfAbsent(path, p -> new ReentrantLock());
     local.lock();
     try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-      scan(ch, out, 0);
+      ScanResult r = scan(ch, out, 0);
+      return new Contents(Collections.unmodifiableList(out), ch.size() - r.validEnd());
     } finally {
       local.unlock();
     }
-    return Collections.unmodifiableList(out);
+  }
+
+  /** Every complete record in file order; a torn tail is ignored (not an error). */
+  public List<Entry> readAll() throws IOException {
+    return read().entries();
   }
 
   /** Comparisons that have a choice, in the order they were chosen; the latest choice for an id wins. */
   public List<Preference> preferences() throws IOException {
+    return preferences(readAll());
+  }
+
+  /** The preferences in {@code entries} (as read from a log), by the rule of {@link #preferences()}. */
+  public static List<Preference> preferences(List<Entry> entries) {
     Map<String, Comparison> shown = new LinkedHashMap<>();
     Map<String, Preference> chosen = new LinkedHashMap<>();
-    for (Entry e : readAll()) {
+    for (Entry e : entries) {
       if (e.comparison() != null) {
         shown.put(e.id(), e.comparison());
       } else {
@@ -181,7 +204,7 @@ public final class PreferenceLog {
     local.lock();
     try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
         FileLock lock = ch.lock()) {
-      long end = scan(ch, null, 0).validEnd;
+      long end = scan(ch, null, 0).validEnd();
       long dropped = ch.size() - end;
       if (dropped > 0) {
         ch.truncate(end);
@@ -196,8 +219,8 @@ public final class PreferenceLog {
   private record ScanResult(long validEnd) {}
 
   /**
-   * Walks the records from the start; returns the end of the last valid record. Throws when a bad record is
-   * followed by a valid one (damage in the middle of the log).
+   * Walks the records from {@code from}; returns the end of the last valid record. What follows it must be a
+   * torn tail (see the class comment); anything else throws, naming the offset.
    */
   private ScanResult scan(FileChannel ch, List<Entry> out, long from) throws IOException {
     long size = ch.size();
@@ -206,17 +229,40 @@ public final class PreferenceLog {
     while (pos < size) {
       byte[] payload = readRecord(ch, pos, size, hdr);
       if (payload == null) {
-        long next = findNextValid(ch, pos + 1, size, hdr);
-        if (next >= 0) {
-          throw new PreferenceLogException("preference log " + path + " is damaged at byte " + pos
-              + " (a valid record follows at byte " + next + "); refusing to drop completed records");
+        if (isTornRecord(ch, pos, size, hdr)) return new ScanResult(pos);
+        if (pos == 0) {
+          throw new PreferenceLogException(path + " is not a preference log (it does not begin with a "
+              + "preference-log record); refusing to read or modify it");
         }
-        return new ScanResult(pos); // torn tail
+        long next = findNextValid(ch, pos + 1, size, hdr);
+        throw new PreferenceLogException("preference log " + path + " is damaged at byte " + pos + ": "
+            + (next >= 0 ? "a valid record follows at byte " + next
+                : (size - pos) + " bytes after the last record are not the start of one")
+            + "; refusing to drop them");
       }
       if (out != null) out.add(decode(payload, pos));
       pos += HEADER + payload.length;
     }
     return new ScanResult(pos);
+  }
+
+  /**
+   * Whether the bytes [pos, size) can be what a writer killed mid-append left: a proper prefix of one record
+   * frame, i.e. (a prefix of) the magic, then a plausible length that the bytes left fall short of.
+   */
+  private static boolean isTornRecord(FileChannel ch, long pos, long size, ByteBuffer hdr) throws IOException {
+    long n = size - pos;
+    if (n >= HEADER + MAX_PAYLOAD) return false;
+    hdr.clear();
+    hdr.limit((int) Math.min(n, 8));
+    readFully(ch, hdr, pos);
+    hdr.flip();
+    for (int i = 0; i < MAGIC_BYTES.length && hdr.hasRemaining(); i++) {
+      if (hdr.get() != MAGIC_BYTES[i]) return false;
+    }
+    if (hdr.remaining() < 4) return true; // the length field itself is torn
+    int len = hdr.getInt();
+    return len > 0 && len <= MAX_PAYLOAD && n < HEADER + (long) len;
   }
 
   /** The payload of a valid record at pos, or null when the bytes there are not one. */

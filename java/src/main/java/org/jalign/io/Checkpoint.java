@@ -6,11 +6,10 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -76,6 +75,8 @@ public final class Checkpoint implements AutoCloseable {
   }
 
   static final byte[] MAGIC = {'J', 'A', 'L', 'C', 'K', 'P', 'T', 0};
+  /** What a checkpoint writer may replace: a file that begins with the checkpoint magic. */
+  public static final OutputFiles.Kind KIND = OutputFiles.Kind.magic("a jalign checkpoint", MAGIC);
   static final int VERSION = 1;
   static final int FORMAT_VERSION = 1;
   static final int HEADER_BYTES = 64;
@@ -167,6 +168,57 @@ public final class Checkpoint implements AutoCloseable {
     return path;
   }
 
+  /**
+   * A number stored with {@link Writer#number}, finite; a {@link CheckpointException} naming the file and the
+   * field when it is missing or not finite.
+   */
+  public double requireNumber(String key) throws CheckpointException {
+    Double v = doubles.get(key);
+    if (v == null) throw missing("number \"" + key + "\"");
+    if (!Double.isFinite(v)) throw new CheckpointException(path + ": number \"" + key + "\" is " + v);
+    return v;
+  }
+
+  /** A stored number that must be an integer in [min, max] (see {@link #requireNumber}). */
+  public long requireInteger(String key, long min, long max) throws CheckpointException {
+    double v = requireNumber(key);
+    if (v != Math.rint(v) || v < min || v > max) {
+      throw new CheckpointException(path + ": number \"" + key + "\" is " + v + ", expected an integer in [" + min
+          + ", " + max + "]");
+    }
+    return (long) v;
+  }
+
+  /** A string stored with {@link Writer#string}; a {@link CheckpointException} naming the field when missing. */
+  public String requireString(String key) throws CheckpointException {
+    String v = strings.get(key);
+    if (v == null) throw missing("string \"" + key + "\"");
+    return v;
+  }
+
+  /** The RNG state, which must hold exactly {@code words} words. */
+  public long[] rngState(int words) throws CheckpointException {
+    return exactly("rng_state", rngState, words);
+  }
+
+  /** The data cursor, which must hold exactly {@code words} words. */
+  public long[] dataCursor(int words) throws CheckpointException {
+    return exactly("data_cursor", dataCursor, words);
+  }
+
+  private long[] exactly(String field, long[] v, int words) throws CheckpointException {
+    if (v.length != words) {
+      throw new CheckpointException(path + ": field " + field + " holds " + v.length + " words, a resume needs "
+          + words + (v.length == 0 ? " (written by another stage or version, or edited)" : ""));
+    }
+    return v.clone();
+  }
+
+  private CheckpointException missing(String what) {
+    return new CheckpointException(path + ": the checkpoint has no " + what + " (written by another stage or "
+        + "version, or edited); it cannot be resumed from");
+  }
+
   private TensorInfo info(String name) throws CheckpointException {
     TensorInfo t = tensors.get(name);
     if (t == null) throw new CheckpointException(path + ": no tensor named " + name + "; it has " + tensors.keySet());
@@ -186,12 +238,23 @@ public final class Checkpoint implements AutoCloseable {
     return out;
   }
 
-  /** Copies a stored tensor into {@code dst} (any backend; F32 with the same element count), in chunks. */
+  /**
+   * The largest parameter magnitude a loaded tensor may hold: a value whose square overflows fp32 cannot pass
+   * through a norm or a dot product, so it is damage, not a weight.
+   */
+  public static final double MAX_ABS_VALUE = Math.sqrt(Float.MAX_VALUE);
+
+  /**
+   * Copies a stored tensor into {@code dst} (any backend; F32 with the same element count), in chunks, then
+   * checks it with one vectorised pass ({@link org.jalign.backend.Backend#sumSquares}): a NaN, an infinity or a
+   * value beyond {@link #MAX_ABS_VALUE} is a {@link CheckpointException} naming the file, the tensor and (for
+   * model parameters) the parameter and element.
+   */
   public void readInto(String name, Tensor dst) throws IOException {
     TensorInfo t = info(name);
     Objects.requireNonNull(dst, "dst");
     if (dst.dtype() != DType.F32 || dst.numel() != t.numel()) {
-      throw new IllegalArgumentException("cannot read " + name + " " + Arrays.toString(t.shape()) + " into a "
+      throw new CheckpointException(path + ": cannot read tensor " + name + " " + Arrays.toString(t.shape()) + " into a "
           + dst.dtype() + " tensor of " + dst.numel() + " elements");
     }
     float[] buf = new float[(int) Math.min(CHUNK_FLOATS, t.numel())];
@@ -202,6 +265,33 @@ public final class Checkpoint implements AutoCloseable {
       dst.slice(done, n).copyFrom(b);
       done += n;
     }
+    double ss = dst.backend().sumSquares(dst);
+    if (!(ss <= Float.MAX_VALUE)) throw nonFinite(t, dst.toFloatArray());
+  }
+
+  /** The error for a tensor whose sum of squares is not a finite fp32 number: names the first bad element. */
+  private CheckpointException nonFinite(TensorInfo t, float[] v) {
+    for (int i = 0; i < v.length; i++) {
+      if (!(Math.abs(v[i]) <= MAX_ABS_VALUE)) {
+        return new CheckpointException(path + ": tensor " + t.name() + elementName(t, i) + " is " + v[i]
+            + (Float.isFinite(v[i]) ? ", beyond the " + (float) MAX_ABS_VALUE + " a weight can be" : "")
+            + " (the checkpoint is corrupt or came from a diverged run)");
+      }
+    }
+    return new CheckpointException(path + ": tensor " + t.name() + ": its sum of squares overflows fp32 (the "
+        + "checkpoint is corrupt or came from a diverged run)");
+  }
+
+  /** " (parameter h.3.qkvw, element 17)" for a flat model-parameter tensor, else "[i]". */
+  private String elementName(TensorInfo t, long i) {
+    if (t.numel() == config.parameterCount()) {
+      for (org.jalign.model.ParamSpec ps : config.paramSpecs()) {
+        if (i >= ps.offset() && i < ps.offset() + ps.numel()) {
+          return " (parameter " + ps.name() + ", element " + (i - ps.offset()) + ")";
+        }
+      }
+    }
+    return "[" + i + "]";
   }
 
   private void readFloats(TensorInfo t, long first, float[] dst, int off, int n) throws IOException {
@@ -223,11 +313,16 @@ public final class Checkpoint implements AutoCloseable {
   /** Opens and fully validates a checkpoint. */
   public static Checkpoint open(Path path) throws IOException {
     Objects.requireNonNull(path, "path");
+    if (Files.isDirectory(path)) {
+      throw new CheckpointException(path + ": is a directory, not a checkpoint file");
+    }
     FileChannel ch;
     try {
       ch = FileChannel.open(path, StandardOpenOption.READ);
     } catch (NoSuchFileException e) {
       throw new CheckpointException(path + ": no such checkpoint file", e);
+    } catch (FileSystemException e) {
+      throw new CheckpointException(path + ": cannot be read: " + IoMessages.describe(e), e);
     }
     try {
       return validate(path, ch);
@@ -607,7 +702,10 @@ public final class Checkpoint implements AutoCloseable {
       shapes.put(name, shape.clone());
     }
 
-    /** Writes the checkpoint to {@code target} atomically. */
+    /**
+     * Writes the checkpoint to {@code target} atomically through {@link OutputFiles}: an existing file is
+     * replaced only when it is a jalign checkpoint.
+     */
     public void write(Path target) throws IOException {
       long n = config.parameterCount();
       for (String k : List.of(PARAMS, ADAM_M, ADAM_V)) {
@@ -625,15 +723,11 @@ public final class Checkpoint implements AutoCloseable {
         offsets[i] = dataBytes;
         dataBytes = align(dataBytes + Tensor.numelOf(shapes.get(names.get(i))) * 4);
       }
+      final long dataBytesAll = dataBytes;
       byte[] meta = buildMeta(names, offsets);
       long dataStart = HEADER_BYTES + align(meta.length);
 
-      Path abs = target.toAbsolutePath();
-      Path dir = abs.getParent();
-      Files.createDirectories(dir);
-      Path tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
-      boolean done = false;
-      try {
+      OutputFiles.write(target, KIND, tmp -> {
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
           CRC32 crc = new CRC32();
           ByteBuffer mb = ByteBuffer.allocate((int) (dataStart - HEADER_BYTES));
@@ -652,13 +746,13 @@ public final class Checkpoint implements AutoCloseable {
             }
             pos = writeTensor(ch, crc, pos, tensors.get(names.get(i)));
           }
-          if (pos < dataStart + dataBytes) {
-            ByteBuffer pad = ByteBuffer.allocate((int) (dataStart + dataBytes - pos));
+          if (pos < dataStart + dataBytesAll) {
+            ByteBuffer pad = ByteBuffer.allocate((int) (dataStart + dataBytesAll - pos));
             crc.update(pad.duplicate());
             writeFully(ch, pad, pos);
           }
           ByteBuffer h = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-          h.put(MAGIC).putInt(VERSION).putInt(HEADER_BYTES).putLong(meta.length).putLong(dataBytes)
+          h.put(MAGIC).putInt(VERSION).putInt(HEADER_BYTES).putLong(meta.length).putLong(dataBytesAll)
               .putInt((int) crc.getValue());
           CRC32 hc = new CRC32();
           hc.update(h.array(), 0, 36);
@@ -667,16 +761,7 @@ public final class Checkpoint implements AutoCloseable {
           writeFully(ch, h, 0);
           ch.force(true);
         }
-        try {
-          Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-          Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-        }
-        done = true;
-        forceDirectory(dir);
-      } finally {
-        if (!done) Files.deleteIfExists(tmp);
-      }
+      });
     }
 
     private long writeTensor(FileChannel ch, CRC32 crc, long pos, Object src) throws IOException {
@@ -746,14 +831,5 @@ public final class Checkpoint implements AutoCloseable {
   private static long writeFully(FileChannel ch, ByteBuffer bb, long pos) throws IOException {
     while (bb.hasRemaining()) pos += ch.write(bb, pos);
     return pos;
-  }
-
-  /** Forces a directory entry to disk (best effort where the platform cannot open directories). */
-  static void forceDirectory(Path dir) {
-    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-      d.force(true);
-    } catch (IOException | UnsupportedOperationException e) {
-      // not supported here (e.g. Windows); the rename itself is still atomic
-    }
   }
 }

@@ -2,16 +2,12 @@ package org.jalign.io;
 
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -59,6 +55,8 @@ public final class Gpt2Safetensors {
   public static final String WEIGHTS = "model.safetensors";
   public static final String CONFIG = "config.json";
   private static final Pattern LAYER = Pattern.compile("h\\.(\\d+)\\.(.+)");
+  /** What {@link #save} may replace as config.json: a Hugging Face model configuration. */
+  static final OutputFiles.Kind CONFIG_KIND = OutputFiles.Kind.json("a Hugging Face config.json", "model_type");
 
   private Gpt2Safetensors() {}
 
@@ -67,59 +65,34 @@ public final class Gpt2Safetensors {
   /** Reads and checks config.json of a GPT-2 directory. */
   public static GptConfig readConfig(Path dir) throws IOException {
     Path p = dir.resolve(CONFIG);
-    String text;
-    try {
-      text = Files.readString(p, StandardCharsets.UTF_8);
-    } catch (NoSuchFileException e) {
-      throw new IOException(p + ": missing (a GPT-2 directory holds " + CONFIG + " and " + WEIGHTS + ")", e);
+    if (!Files.isRegularFile(p)) {
+      throw new NoSuchFileException(p.toString(), null,
+          "missing (a GPT-2 directory holds " + CONFIG + " and " + WEIGHTS + ")");
     }
-    JsonObject o;
-    try {
-      JsonElement e = StrictJson.parse(text);
-      if (!e.isJsonObject()) throw new IOException(p + ": not a JSON object");
-      o = e.getAsJsonObject();
-    } catch (JsonParseException e) {
-      throw new IOException(p + ": invalid JSON: " + e.getMessage(), e);
-    }
-    String type = optString(o, "model_type", "gpt2");
-    if (!type.equals("gpt2")) throw new IOException(p + ": model_type is " + type + ", expected gpt2");
-    String act = optString(o, "activation_function", "gelu_new");
+    JsonConfig c = JsonConfig.read(p);
+    String type = c.getString("model_type", "gpt2");
+    if (!type.equals("gpt2")) throw c.error("model_type", "is " + type + ", expected gpt2");
+    String act = c.getString("activation_function", "gelu_new");
     if (!act.equals("gelu_new") && !act.equals("gelu_pytorch_tanh")) {
-      throw new IOException(p + ": activation_function " + act + " is not the tanh GELU jalign computes");
+      throw c.error("activation_function", "is " + act + ", not the tanh GELU jalign computes");
     }
-    double eps = o.has("layer_norm_epsilon") ? o.get("layer_norm_epsilon").getAsDouble() : 1e-5;
-    if (Math.abs(eps - 1e-5) > 1e-12) throw new IOException(p + ": layer_norm_epsilon " + eps + ", jalign uses 1e-5");
-    if (o.has("scale_attn_by_inverse_layer_idx") && o.get("scale_attn_by_inverse_layer_idx").getAsBoolean()) {
-      throw new IOException(p + ": scale_attn_by_inverse_layer_idx is not supported");
+    double eps = c.getDouble("layer_norm_epsilon", 1e-5, 0, 1);
+    if (Math.abs(eps - 1e-5) > 1e-12) throw c.error("layer_norm_epsilon", "is " + eps + ", jalign uses 1e-5");
+    if (c.getBoolean("scale_attn_by_inverse_layer_idx", false)) {
+      throw c.error("scale_attn_by_inverse_layer_idx", "= true is not supported");
     }
-    if (o.has("scale_attn_weights") && !o.get("scale_attn_weights").getAsBoolean()) {
-      throw new IOException(p + ": scale_attn_weights=false is not supported");
-    }
-    int layers = requiredInt(o, "n_layer", p);
-    int heads = requiredInt(o, "n_head", p);
-    int channels = requiredInt(o, "n_embd", p);
-    int positions = requiredInt(o, "n_positions", p);
-    int vocab = requiredInt(o, "vocab_size", p);
-    if (o.has("n_inner") && !o.get("n_inner").isJsonNull() && o.get("n_inner").getAsInt() != 4 * channels) {
-      throw new IOException(p + ": n_inner " + o.get("n_inner") + " must be 4 * n_embd = " + 4 * channels);
-    }
+    if (!c.getBoolean("scale_attn_weights", true)) throw c.error("scale_attn_weights", "= false is not supported");
+    int layers = c.getInt("n_layer", 1, Integer.MAX_VALUE);
+    int heads = c.getInt("n_head", 1, Integer.MAX_VALUE);
+    int channels = c.getInt("n_embd", 1, Integer.MAX_VALUE);
+    int positions = c.getInt("n_positions", 1, Integer.MAX_VALUE);
+    int vocab = c.getInt("vocab_size", 1, Integer.MAX_VALUE);
+    long inner = c.getLong("n_inner", 4L * channels, 1, Long.MAX_VALUE);
+    if (inner != 4L * channels) throw c.error("n_inner", "is " + inner + ", must be 4 * n_embd = " + 4L * channels);
     try {
       return new GptConfig(layers, heads, channels, positions, vocab);
     } catch (IllegalArgumentException e) {
-      throw new IOException(p + ": " + e.getMessage(), e);
-    }
-  }
-
-  private static String optString(JsonObject o, String key, String def) {
-    return o.has(key) && !o.get(key).isJsonNull() ? o.get(key).getAsString() : def;
-  }
-
-  private static int requiredInt(JsonObject o, String key, Path p) throws IOException {
-    if (!o.has(key)) throw new IOException(p + ": missing " + key);
-    try {
-      return o.get(key).getAsInt();
-    } catch (RuntimeException e) {
-      throw new IOException(p + ": " + key + " is not an integer: " + o.get(key), e);
+      throw new JsonConfig.JsonConfigException(p + ": " + e.getMessage(), e);
     }
   }
 
@@ -260,9 +233,9 @@ public final class Gpt2Safetensors {
     }
     w.add(p + "ln_f.weight", slice(flat, specs.get("lnfw"), 0, c), c);
     w.add(p + "ln_f.bias", slice(flat, specs.get("lnfb"), 0, c), c);
-    writeAtomically(dir.resolve(WEIGHTS), w::write);
+    w.write(dir.resolve(WEIGHTS));
     byte[] json = configJson(cfg).getBytes(StandardCharsets.UTF_8);
-    writeAtomically(dir.resolve(CONFIG), q -> Files.write(q, json));
+    OutputFiles.write(dir.resolve(CONFIG), CONFIG_KIND, q -> Files.write(q, json));
   }
 
   /** config.json for transformers' GPT2LMHeadModel. */
@@ -299,28 +272,4 @@ public final class Gpt2Safetensors {
     return slice(flat, s, i * per, per);
   }
 
-  private interface FileWrite {
-    void write(Path p) throws IOException;
-  }
-
-  private static void writeAtomically(Path target, FileWrite body) throws IOException {
-    Path abs = target.toAbsolutePath();
-    Path tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName() + ".", ".tmp");
-    boolean done = false;
-    try {
-      body.write(tmp);
-      try (var ch = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.WRITE)) {
-        ch.force(true);
-      }
-      try {
-        Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-      }
-      done = true;
-      Checkpoint.forceDirectory(abs.getParent());
-    } finally {
-      if (!done) Files.deleteIfExists(tmp);
-    }
-  }
 }

@@ -6,7 +6,7 @@ import org.jalign.backend.Backend;
 import org.jalign.model.Gpt;
 import org.jalign.text.Tokenizer;
 
-/** Loads a model and its tokenizer from a jalign checkpoint written by any stage. */
+/** Loads and saves a model with its tokenizer as a jalign checkpoint (what every stage writes). */
 public final class ModelFiles {
   private ModelFiles() {}
 
@@ -18,14 +18,24 @@ public final class ModelFiles {
     }
   }
 
-  /** Opens {@code path}, checks it, builds the model on {@code backend} and loads its parameters. */
+  /**
+   * Opens {@code path}, checks it, builds the model on {@code backend} and loads its parameters (checked for
+   * finiteness, see {@link Checkpoint#readInto}). Every problem is a {@link CheckpointException} naming the file.
+   */
   public static Loaded load(Path path, Backend backend) throws IOException {
     try (Checkpoint ck = Checkpoint.open(path)) {
       byte[] tb = ck.tokenizer();
       if (tb == null || tb.length == 0) {
-        throw new CheckpointException(path + ": the checkpoint holds no tokenizer");
+        throw new CheckpointException(path + ": the checkpoint holds no tokenizer; save the model with its "
+            + "tokenizer (every jalign stage does)");
       }
-      Tokenizer tok = Tokenizer.fromBytes(tb);
+      Tokenizer tok;
+      try {
+        tok = Tokenizer.fromBytes(tb);
+      } catch (IllegalArgumentException e) {
+        throw new CheckpointException(path + ": the tokenizer stored in the checkpoint is corrupt: "
+            + e.getMessage(), e);
+      }
       if (!ck.hasTensor(Checkpoint.PARAMS)) {
         throw new CheckpointException(path + ": the checkpoint holds no model parameters (" + Checkpoint.PARAMS + ")");
       }
@@ -38,5 +48,11 @@ public final class ModelFiles {
       }
       return new Loaded(model, tok, ck.strings().getOrDefault("stage", ""));
     }
+  }
+
+  /** Writes {@code model} with its tokenizer to {@code path} atomically, marked as written by {@code stage}. */
+  public static void save(Path path, Gpt model, Tokenizer tokenizer, String stage) throws IOException {
+    new Checkpoint.Writer(model.config()).tokenizer(tokenizer.toBytes()).string("stage", stage)
+        .tensor(Checkpoint.PARAMS, model.params()).write(path);
   }
 }

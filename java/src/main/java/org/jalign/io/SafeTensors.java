@@ -49,6 +49,19 @@ import java.util.Set;
  * <p>An open file holds a channel; close it (try-with-resources).
  */
 public final class SafeTensors implements AutoCloseable {
+    /** What a SafeTensors writer may replace: a file that begins with a SafeTensors header. */
+    public static final OutputFiles.Kind KIND = new OutputFiles.Kind("a SafeTensors file", p -> {
+        try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+            ByteBuffer b = ByteBuffer.allocate(9).order(ByteOrder.LITTLE_ENDIAN);
+            while (b.hasRemaining() && ch.read(b) > 0) {
+                // read on
+            }
+            if (b.position() < 9) return false;
+            long n = b.getLong(0);
+            return n > 0 && n <= ch.size() - 8 && b.get(8) == '{';
+        }
+    });
+
 
     /** Largest header accepted (the reference implementation's limit too). */
     public static final long MAX_HEADER_BYTES = 100_000_000L;
@@ -418,8 +431,15 @@ public final class SafeTensors implements AutoCloseable {
             return this;
         }
 
-        /** Writes the file (header padded with spaces to a multiple of 8 bytes so data is aligned). */
+        /**
+         * Writes the file atomically through {@link OutputFiles} (header padded with spaces to a multiple of 8
+         * bytes so data is aligned); an existing file is replaced only when it is a SafeTensors file.
+         */
         public void write(Path file) throws IOException {
+            OutputFiles.write(file, KIND, this::writeTo);
+        }
+
+        private void writeTo(Path file) throws IOException {
             JsonObject header = new JsonObject();
             if (!metadata.isEmpty()) {
                 JsonObject m = new JsonObject();

@@ -9,7 +9,6 @@ import com.google.gson.JsonPrimitive;
 import com.google.gson.Strictness;
 import com.google.gson.stream.JsonReader;
 import com.google.gson.stream.JsonToken;
-import com.google.gson.stream.MalformedJsonException;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.StringReader;
@@ -30,9 +29,21 @@ public final class StrictJson {
 
     private StrictJson() {}
 
-    /** Parses one JSON value that must span the whole text (surrounding whitespace allowed). */
+    /**
+     * Parses one JSON value that must span the whole text (surrounding whitespace allowed). A NaN or Infinity
+     * literal is reported as such ("NaN/Infinity are not JSON at line L column C").
+     */
     public static JsonElement parse(String text) {
-        return parse(new StringReader(text));
+        try {
+            return parse(new StringReader(text));
+        } catch (JsonParseException e) {
+            java.util.regex.Matcher m = POSITION.matcher(String.valueOf(e.getMessage()));
+            if (m.find() && nonFiniteLiteralAt(text, Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)))) {
+                throw new JsonParseException("NaN/Infinity are not JSON (at line " + m.group(1) + " column "
+                        + m.group(2) + ")", e);
+            }
+            throw e;
+        }
     }
 
     /** Parses one JSON value that must span the whole input. */
@@ -45,15 +56,37 @@ public final class StrictJson {
                 throw new JsonParseException("unexpected content after the JSON value at " + where(r));
             }
             return e;
-        } catch (MalformedJsonException e) {
-            throw new JsonParseException("invalid JSON: " + e.getMessage(), e);
         } catch (java.io.EOFException e) {
             throw new JsonParseException("invalid JSON: unexpected end of input", e);
-        } catch (IOException e) {
-            throw new JsonParseException("invalid JSON: " + e.getMessage(), e);
-        } catch (IllegalStateException | NumberFormatException e) {
-            throw new JsonParseException("invalid JSON: " + e.getMessage(), e);
+        } catch (IOException | IllegalStateException | NumberFormatException e) {
+            throw new JsonParseException("invalid JSON: " + clean(e.getMessage()), e);
         }
+    }
+
+    private static final Pattern POSITION = Pattern.compile("line (\\d+) column (\\d+)");
+    private static final Pattern NON_FINITE = Pattern.compile("-?(NaN|Infinity)\\b");
+
+    /** Whether a NaN or Infinity literal starts at (1-based) line, column of text. */
+    private static boolean nonFiniteLiteralAt(String text, int line, int column) {
+        int i = 0;
+        for (int l = 1; l < line && i >= 0; l++) {
+            i = text.indexOf('\n', i);
+            if (i >= 0) i++;
+        }
+        if (i < 0) return false;
+        int at = i + column - 1;
+        // Gson reports the column after a leading minus sign for "-Infinity"; look one back as well
+        for (int k = Math.max(i, at - 1); k <= at && k < text.length(); k++) {
+            if (k >= 0 && NON_FINITE.matcher(text).region(k, text.length()).lookingAt()) return true;
+        }
+        return false;
+    }
+
+    /** Gson's message without its advice to parse leniently and its troubleshooting links. */
+    private static String clean(String gson) {
+        if (gson == null) return "malformed JSON";
+        return gson.replace("Use JsonReader.setStrictness(Strictness.LENIENT) to accept malformed JSON", "malformed JSON")
+                .replaceAll("\\s*See https?://\\S+", "").trim();
     }
 
     private static String where(JsonReader r) {

@@ -21,7 +21,8 @@ import org.jalign.data.ChatTemplate;
 import org.jalign.generate.GenerationConfig;
 import org.jalign.generate.GenerationResult;
 import org.jalign.generate.Generator;
-import org.jalign.io.Checkpoint;
+import org.jalign.io.ModelFiles;
+import org.jalign.io.OutputFiles;
 import org.jalign.model.Gpt;
 import org.jalign.model.GptConfig;
 import org.jalign.report.EvalReports;
@@ -74,12 +75,13 @@ public final class Lifecycle {
     long t0 = System.nanoTime();
     dir = cfg.out != null ? cfg.out
         : Path.of("runs", LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-    Files.createDirectories(dir);
-    backend = Backends.named(cfg.device);
-    try {
-      return runStages(t0);
-    } finally {
-      backend.close();
+    try (OutputFiles.Grant claim = OutputFiles.claimRunDirectory(dir)) {
+      backend = Backends.named(cfg.device);
+      try {
+        return runStages(t0);
+      } finally {
+        backend.close();
+      }
     }
   }
 
@@ -196,8 +198,7 @@ public final class Lifecycle {
   }
 
   void saveModel(Gpt model, String file, String stage) throws IOException {
-    new Checkpoint.Writer(model.config()).tokenizer(tokenizer.toBytes()).string("stage", stage)
-        .tensor(Checkpoint.PARAMS, model.params()).write(dir.resolve(file));
+    ModelFiles.save(dir.resolve(file), model, tokenizer, stage);
   }
 
   Path dir() {
@@ -276,7 +277,7 @@ public final class Lifecycle {
     root.add("eval", eval);
     root.add("details", details);
     Gson gson = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create();
-    Files.writeString(json, gson.toJson(root), StandardCharsets.UTF_8);
+    OutputFiles.writeText(json, ReportWriter.JSON_KIND, gson.toJson(root));
     EvalMetrics a = ev.metrics(sft), b = ev.metrics(rlhf);
     say(String.format("eval: oracle score sft %.3f -> rlhf %.3f; win rate rlhf vs sft %.2f on %d held-out prompts",
         a.toMap().get("oracle_score"), b.toMap().get("oracle_score"), ev.winRate(rlhf, sft), sft.size()));

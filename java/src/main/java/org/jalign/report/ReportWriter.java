@@ -10,8 +10,6 @@ import com.google.gson.JsonPrimitive;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.io.IOException;
-import java.io.Writer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -21,6 +19,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import org.jalign.io.OutputFiles;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
@@ -46,6 +45,10 @@ public final class ReportWriter {
   public static final String JSON_FILE = "report.json";
   public static final String HTML_FILE = "report.html";
   public static final String EVAL_PNG = "plot-eval.png";
+  /** What the report writer may replace as report.json: a jalign report. */
+  public static final OutputFiles.Kind JSON_KIND = OutputFiles.Kind.json("a jalign report", "stages");
+  static final OutputFiles.Kind HTML_KIND = OutputFiles.Kind.unrecognised("a jalign HTML report");
+  static final OutputFiles.Kind PNG = OutputFiles.Kind.unrecognised("a jalign plot");
   private static final int PLOT_W = 720;
   private static final int PLOT_H = 400;
 
@@ -72,23 +75,22 @@ public final class ReportWriter {
     List<Path> pngs = new ArrayList<>();
     for (int i = 0; i < report.series().size(); i++) {
       Path p = dir.resolve(seriesPng.get(i));
-      ChartUtils.saveChartAsPNG(p.toFile(), lineChart(report.series().get(i)), PLOT_W, PLOT_H);
+      JFreeChart chart = lineChart(report.series().get(i));
+      OutputFiles.write(p, PNG, tmp -> ChartUtils.saveChartAsPNG(tmp.toFile(), chart, PLOT_W, PLOT_H));
       pngs.add(p);
     }
     if (hasEval) {
       Path p = dir.resolve(EVAL_PNG);
-      ChartUtils.saveChartAsPNG(p.toFile(), evalChart(report), PLOT_W, PLOT_H);
+      JFreeChart chart = evalChart(report);
+      OutputFiles.write(p, PNG, tmp -> ChartUtils.saveChartAsPNG(tmp.toFile(), chart, PLOT_W, PLOT_H));
       pngs.add(p);
     }
 
     Path json = dir.resolve(JSON_FILE);
     Gson gson = new GsonBuilder().setPrettyPrinting().serializeNulls().disableHtmlEscaping().create();
-    try (Writer w = Files.newBufferedWriter(json, StandardCharsets.UTF_8)) {
-      gson.toJson(toJson(report, seriesPng, hasEval ? EVAL_PNG : null), w);
-      w.write('\n');
-    }
+    OutputFiles.writeText(json, JSON_KIND, gson.toJson(toJson(report, seriesPng, hasEval ? EVAL_PNG : null)) + "\n");
     Path html = dir.resolve(HTML_FILE);
-    Files.writeString(html, toHtml(report, seriesPng, hasEval ? EVAL_PNG : null), StandardCharsets.UTF_8);
+    OutputFiles.writeText(html, HTML_KIND, toHtml(report, seriesPng, hasEval ? EVAL_PNG : null));
     return new Written(json, html, List.copyOf(pngs));
   }
 

@@ -4,6 +4,7 @@ import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import org.jalign.data.ChatMessage;
@@ -212,6 +213,16 @@ public final class StageSupport {
   }
 
   /** Locale-independent formatting. */
+  /**
+   * "training loss A -> B over N steps" from a trainer's history: what a run without evaluation data reports,
+   * so its result never reads as NaN.
+   */
+  public static String trainingLoss(List<Map<String, Double>> history) {
+    if (history.isEmpty()) return "no optimizer steps ran";
+    return fmt("training loss %.4f -> %.4f over %d steps", history.get(0).get("loss"),
+        history.get(history.size() - 1).get("loss"), history.size());
+  }
+
   public static String fmt(String format, Object... args) {
     return String.format(Locale.ROOT, format, args);
   }

@@ -6,7 +6,6 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import java.io.BufferedWriter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -14,6 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import org.jalign.io.OutputFiles;
 
 /**
  * Writes an {@link AlignmentWorld} as plain files, in the JSONL conventions other tools use, so that
@@ -35,6 +35,8 @@ public final class WorldExport {
   public static final String RANKINGS = "rankings.jsonl";
   public static final String PREFERENCES = "preferences.jsonl";
 
+  /** The export's files are written only into its own run directory. */
+  private static final OutputFiles.Kind KIND = OutputFiles.Kind.unrecognised("a world export file");
   private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().serializeNulls().create();
 
   private WorldExport() {}
@@ -45,26 +47,22 @@ public final class WorldExport {
   }
 
   /**
-   * Writes all files into {@code dir} (created if needed); rankings hold {@code k} candidates per TRAIN
+   * Writes all files into {@code dir} (created if needed; an existing one must be empty or a run directory, see
+   * {@link OutputFiles#claimRunDirectory}); rankings hold {@code k} candidates per TRAIN
    * prompt drawn with {@code rankingSeed}. Returns the paths written.
    */
   public static List<Path> writeAll(AlignmentWorld world, Path dir, int k, long rankingSeed) throws IOException {
-    Files.createDirectories(dir);
-    List<Path> out = new ArrayList<>();
-    Path corpus = dir.resolve(CORPUS);
-    Files.writeString(corpus, world.corpus(), StandardCharsets.UTF_8);
-    out.add(corpus);
-    for (Split s : Split.values()) {
-      Path p = dir.resolve(promptsFile(s));
-      try (BufferedWriter w = Files.newBufferedWriter(p, StandardCharsets.UTF_8)) {
-        for (Prompt pr : world.prompts(s)) {
-          line(w, prompt(pr));
-        }
+    try (OutputFiles.Grant claim = OutputFiles.claimRunDirectory(dir)) {
+      List<Path> out = new ArrayList<>();
+      Path corpus = dir.resolve(CORPUS);
+      OutputFiles.writeText(corpus, KIND, world.corpus());
+      out.add(corpus);
+      for (Split s : Split.values()) {
+        List<JsonObject> lines = new ArrayList<>();
+        for (Prompt pr : world.prompts(s)) lines.add(prompt(pr));
+        out.add(lines(dir.resolve(promptsFile(s)), lines));
       }
-      out.add(p);
-    }
-    Path sft = dir.resolve(SFT);
-    try (BufferedWriter w = Files.newBufferedWriter(sft, StandardCharsets.UTF_8)) {
+      List<JsonObject> sft = new ArrayList<>();
       for (Demonstration d : world.sftDemonstrations()) {
         JsonObject o = new JsonObject();
         o.addProperty("id", d.prompt().id());
@@ -74,15 +72,12 @@ public final class WorldExport {
         o.addProperty("style", d.response().style().name());
         o.addProperty("rambling", d.response().rambling());
         o.addProperty("rude", d.response().rude());
-        line(w, o);
+        sft.add(o);
       }
-    }
-    out.add(sft);
-    List<RankedExample> ranked = world.rankingData(world.prompts(Split.TRAIN), k, rankingSeed);
-    Path rankings = dir.resolve(RANKINGS);
-    Path prefs = dir.resolve(PREFERENCES);
-    try (BufferedWriter wr = Files.newBufferedWriter(rankings, StandardCharsets.UTF_8);
-        BufferedWriter wp = Files.newBufferedWriter(prefs, StandardCharsets.UTF_8)) {
+      out.add(lines(dir.resolve(SFT), sft));
+      List<RankedExample> ranked = world.rankingData(world.prompts(Split.TRAIN), k, rankingSeed);
+      List<JsonObject> rankings = new ArrayList<>();
+      List<JsonObject> prefs = new ArrayList<>();
       for (RankedExample e : ranked) {
         JsonObject o = new JsonObject();
         o.addProperty("id", e.prompt().id());
@@ -96,7 +91,7 @@ public final class WorldExport {
           sc.add(d);
         }
         o.add("scores", sc);
-        line(wr, o);
+        rankings.add(o);
         for (PreferencePair pp : e.pairs()) {
           JsonObject q = new JsonObject();
           q.addProperty("id", e.prompt().id());
@@ -104,13 +99,13 @@ public final class WorldExport {
           q.addProperty("chosen", pp.chosen());
           q.addProperty("rejected", pp.rejected());
           q.addProperty("margin", pp.margin());
-          line(wp, q);
+          prefs.add(q);
         }
       }
+      out.add(lines(dir.resolve(RANKINGS), rankings));
+      out.add(lines(dir.resolve(PREFERENCES), prefs));
+      return out;
     }
-    out.add(rankings);
-    out.add(prefs);
-    return out;
   }
 
   /** Reads a file written as {@code prompts-*.jsonl} back into prompts. */
@@ -154,8 +149,10 @@ public final class WorldExport {
     return o;
   }
 
-  private static void line(BufferedWriter w, JsonObject o) throws IOException {
-    w.write(GSON.toJson(o));
-    w.write('\n');
+  private static Path lines(Path p, List<JsonObject> lines) throws IOException {
+    StringBuilder sb = new StringBuilder();
+    for (JsonObject o : lines) sb.append(GSON.toJson(o)).append('\n');
+    OutputFiles.writeText(p, KIND, sb.toString());
+    return p;
   }
 }

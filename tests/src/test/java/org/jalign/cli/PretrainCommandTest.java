@@ -19,8 +19,8 @@ import org.jalign.model.GptConfig;
 import org.jalign.text.Tokenizer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine;
 
 /** {@code jalign pretrain} end to end on a tiny model: a new model, continued pretraining, and clear errors. */
 class PretrainCommandTest {
@@ -101,7 +101,7 @@ class PretrainCommandTest {
       tokBytes = ck.tokenizer();
     }
     try (CpuBackend cpu = new CpuBackend()) {
-      StageOptions.Loaded loaded = StageOptions.loadModel(out, cpu);
+      org.jalign.io.ModelFiles.Loaded loaded = org.jalign.io.ModelFiles.load(out, cpu);
       try (var g = loaded.model()) {
         Tokenizer tok = loaded.tokenizer();
         assertTrue(tok.vocabSize() <= 300 && tok.vocabSize() > 262, "vocab " + tok.vocabSize());

@@ -123,6 +123,8 @@ class JsonlReadersTest {
         assertBad(r, 3, pre + "[0, 1, 99999999999]}", "out of range");
         assertBad(r, 3, "{\"prompt\": \"p\", \"responses\": [\"a\"], \"ranking\": [0]}", "at least 2 responses");
         assertBad(r, 3, "{\"prompt\": \"p\", \"responses\": [\"a\", \"\"], \"ranking\": [0, 1]}", "responses[1] is empty");
+        assertBad(r, 3, "{\"prompt\": \"p\", \"responses\": [\"a\", \"b\", \"a\"], \"ranking\": [0, 1, 2]}",
+                "responses[0] and responses[2] are the same response");
         assertBad(r, 3, "{\"prompt\": \"p\", \"responses\": [\"a\", 5], \"ranking\": [0, 1]}", "responses[1] must be a string");
         assertBad(r, 3, "{\"prompt\": \"p\", \"responses\": [\"a\", \"b\"]}", "missing field \"ranking\"");
     }
@@ -145,8 +147,10 @@ class JsonlReadersTest {
         assertBad(r, 3, "{\"prompt\": \"q\", \"chosen\": \"\", \"rejected\": \"bad\"}", "chosen response is empty");
         assertBad(r, 3, "{\"prompt\": \"q\", \"chosen\": \"a\", \"rejected\": \"\"}", "rejected response is empty");
         assertBad(r, 3, "{\"prompt\": \"q\", \"chosen\": \"a\"}", "missing field \"rejected\"");
+        assertBad(r, 3, "{\"prompt\": \"q\", \"chosen\": \"same\", \"rejected\": \"same\"}",
+                "\"chosen\" and \"rejected\" are the same response");
         assertBad(r, 3, "{\"prompt\": \"q\", \"chosen\": \"a\", \"rejected\": \"b\", \"margin\": \"1\"}", "\"margin\" must be a number, got string");
-        assertBad(r, 3, "{\"prompt\": \"q\", \"chosen\": \"a\", \"rejected\": \"b\", \"margin\": NaN}", "invalid JSON");
+        assertBad(r, 3, "{\"prompt\": \"q\", \"chosen\": \"a\", \"rejected\": \"b\", \"margin\": NaN}", "NaN/Infinity are not JSON");
         assertBad(r, 3, "{\"prompt\": \"q\", \"chosen\": \"a\", \"rejected\": \"b\", \"margin\": 1e999}", "not finite");
         assertBad(r, 3, "{\"prompt\": null, \"chosen\": \"a\", \"rejected\": \"b\"}", "\"prompt\" must be a string, got null");
     }

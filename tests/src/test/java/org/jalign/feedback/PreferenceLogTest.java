@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.InputStreamReader;
-import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -63,12 +62,12 @@ class PreferenceLogTest {
     log.appendChoice("c1", Choice.A, 1);
     long clean = Files.size(p);
     log.appendComparison(cmp("c2"));
-    long full = Files.size(p);
+    byte[] all = Files.readAllBytes(p);
+    long full = all.length;
     for (long cut = clean + 1; cut < full; cut += Math.max(1, (full - clean) / 17)) {
-      try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
-        f.setLength(cut);
-      }
+      Files.write(p, java.util.Arrays.copyOf(all, (int) cut)); // what a writer killed after `cut` bytes leaves
       assertEquals(2, new PreferenceLog(p).readAll().size(), "cut at " + cut);
+      assertEquals(cut - clean, new PreferenceLog(p).read().tornTailBytes(), "cut at " + cut);
     }
     assertEquals(Files.size(p) - clean, log.repair());
     assertEquals(clean, Files.size(p));
@@ -96,7 +95,12 @@ class PreferenceLogTest {
     new PreferenceLog(p).appendComparison(cmp("c1"));
     byte[] tail = {'J', 'P', 'R', 'F', (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x7f, 0, 0, 0, 0};
     Files.write(p, tail, java.nio.file.StandardOpenOption.APPEND);
-    assertEquals(1, new PreferenceLog(p).readAll().size());
+    long size = Files.size(p);
+    // no record can be that long, so these bytes are no torn append: refused with their offset, never cut
+    PreferenceLogException e = assertThrows(PreferenceLogException.class,
+        () -> new PreferenceLog(p).appendChoice("c1", Choice.A, 1));
+    assertTrue(e.getMessage().contains("damaged at byte " + (size - tail.length)), e.getMessage());
+    assertEquals(size, Files.size(p));
   }
 
   @Test

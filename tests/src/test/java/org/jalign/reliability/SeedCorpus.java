@@ -8,6 +8,7 @@ import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.jalign.data.PairwiseExample;
@@ -66,22 +67,54 @@ public final class SeedCorpus {
     seed(root, "TokenizerBytesFuzzTest", "bpe", bpe.toBytes());
     seed(root, "TokenizerBytesFuzzTest", "byte", new ByteTokenizer().toBytes());
 
-    Path j = tmp.resolve("j.jsonl");
+    Path j = tmp.resolve("sft.jsonl");
     SftExample.writeJsonl(j, List.of(SftExample.of("Who owns the cat?", "Alice.")));
     seed(root, "JsonlFuzzTest", "sft", prefixed(0, Files.readAllBytes(j)));
+    j = tmp.resolve("ranking.jsonl");
     RankingExample.writeJsonl(j, List.of(new RankingExample("q", List.of("a", "b", "c"), List.of(2, 0, 1))));
     seed(root, "JsonlFuzzTest", "ranking", prefixed(1, Files.readAllBytes(j)));
+    j = tmp.resolve("pairwise.jsonl");
     PairwiseExample.writeJsonl(j, List.of(new PairwiseExample("q", "good", "bad", 0.5)));
     seed(root, "JsonlFuzzTest", "pairwise", prefixed(2, Files.readAllBytes(j)));
+    j = tmp.resolve("prompt.jsonl");
     PromptExample.writeJsonl(j, List.of(new PromptExample("Tell me a story."), new PromptExample("\u65e5\u672c")));
     seed(root, "JsonlFuzzTest", "prompt", prefixed(3, Files.readAllBytes(j)));
+    seed(root, "JsonlFuzzTest", "pairwise-nan", prefixed(2, utf8("{\"prompt\":\"q\",\"chosen\":\"a\","
+        + "\"rejected\":\"b\",\"margin\":NaN}\n")));
+    seed(root, "JsonlFuzzTest", "pairwise-same", prefixed(2, utf8("{\"prompt\":\"q\",\"chosen\":\"a\","
+        + "\"rejected\":\"a\"}\n")));
+    seed(root, "JsonlFuzzTest", "ranking-same", prefixed(1, utf8("{\"prompt\":\"q\",\"responses\":[\"a\",\"a\"],"
+        + "\"ranking\":[0,1]}\n")));
+
+    String config = "{\"model_type\": \"gpt2\", \"n_layer\": 2, \"n_head\": 2, \"n_embd\": 32, "
+        + "\"n_positions\": 40, \"vocab_size\": 262, \"layer_norm_epsilon\": 1e-05}";
+    seed(root, "HfConfigFuzzTest", "valid", utf8(config));
+    seed(root, "HfConfigFuzzTest", "wrapping-int", utf8(config.replace("\"n_layer\": 2", "\"n_layer\": 4294967298")));
+    seed(root, "HfConfigFuzzTest", "string-eps", utf8(config.replace("1e-05", "\"abc\"")));
+    seed(root, "HfConfigFuzzTest", "object-int", utf8(config.replace("\"n_head\": 2", "\"n_head\": {}")));
+    seed(root, "HfConfigFuzzTest", "string-bool", utf8(config.replace("}", ", \"scale_attn_weights\": \"yes\"}")));
+    byte[] bad = utf8(config);
+    bad[3] = (byte) 0xff;
+    seed(root, "HfConfigFuzzTest", "not-utf8", bad);
 
     Path log = tmp.resolve("p.log");
     PreferenceLog pl = new PreferenceLog(log);
     pl.appendComparison(new Comparison("c1", "Who owns the cat?", "Alice does.", "I don't know.", new int[] {5, 6},
         new int[] {8}, new float[] {-0.1f, -0.2f}, new float[] {-1f}, "step-12", 1234L));
     pl.appendChoice("c1", Choice.A, 1235L);
-    seed(root, "PreferenceLogFuzzTest", "valid", Files.readAllBytes(log));
+    byte[] valid = Files.readAllBytes(log);
+    seed(root, "PreferenceLogFuzzTest", "valid", valid);
+    seed(root, "PreferenceLogFuzzTest", "torn-tail", cat(valid, Arrays.copyOf(valid, 20)));
+    byte[] noise = new byte[600];
+    new java.util.SplittableRandom(1).nextBytes(noise);
+    seed(root, "PreferenceLogFuzzTest", "random-tail", cat(valid, noise));
+    seed(root, "PreferenceLogFuzzTest", "zero-tail", cat(valid, new byte[600]));
+    seed(root, "PreferenceLogFuzzTest", "not-a-log", utf8("{\"stages\": {\"sft\": {}}}\n"));
+
+    float[] nan = p.clone();
+    nan[3] = Float.NaN;
+    new Checkpoint.Writer(tiny).tensor(Checkpoint.PARAMS, nan, nan.length).write(ck);
+    seed(root, "CheckpointFuzzTest", "nan-params", Files.readAllBytes(ck));
 
     Path tf = tmp.resolve("t.tok");
     TokenFile.write(tf, new int[] {1, 2, 3, 7, 0}, 8);
@@ -127,6 +160,16 @@ public final class SeedCorpus {
         .order(java.nio.ByteOrder.LITTLE_ENDIAN);
     b.putLong(h.length).put(h);
     return b.array();
+  }
+
+  static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  static byte[] cat(byte[] a, byte[] b) {
+    byte[] out = Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, out, a.length, b.length);
+    return out;
   }
 
   static byte[] prefixed(int selector, byte[] rest) {

@@ -247,9 +247,10 @@ public final class DpoTrainer {
             step + 1, steps, m[0], m[1], m[2], norm));
       }
     }
-    StageSupport.summary(cfg, show, StageSupport.fmt(
-        "dpo: %d steps, eval loss %.4f -> %.4f, reward accuracy %.3f, margin %.4f -> %.4f",
-        steps, start[0], ev[0], ev[1], start[2], ev[2]));
+    StageSupport.summary(cfg, show, StageSupport.fmt("dpo: %d steps, %s", steps, eval.isEmpty()
+        ? StageSupport.trainingLoss(history) + " (no eval pairs)"
+        : StageSupport.fmt("eval loss %.4f -> %.4f, reward accuracy %.3f, margin %.4f -> %.4f", start[0], ev[0],
+            ev[1], start[2], ev[2])));
     return new DpoResult(ev[1], ev[2], start[2], start[0], ev[0], history);
   }
 }

@@ -21,6 +21,7 @@ import org.jalign.generate.GenerationConfig;
 import org.jalign.generate.GenerationResult;
 import org.jalign.generate.Generator;
 import org.jalign.io.Checkpoint;
+import org.jalign.io.CheckpointException;
 import org.jalign.model.Gpt;
 import org.jalign.model.ScalarHead;
 import org.jalign.optim.AdamW;
@@ -758,23 +759,35 @@ public final class PpoTrainer implements AutoCloseable {
   public void resume(Path path) {
     if (trained) throw new IllegalStateException("resume() must be called before train()");
     try (Checkpoint ck = Checkpoint.open(path)) {
-      if (!STAGE.equals(ck.strings().get("stage"))) {
-        throw new IllegalArgumentException(path + " is not a PPO checkpoint (stage " + ck.strings().get("stage")
-            + ")");
+      String stage = ck.requireString("stage");
+      if (!STAGE.equals(stage)) {
+        throw new IllegalArgumentException(path + " is not a PPO checkpoint (stage " + stage + ")");
       }
       if (!ck.config().equals(policy.config())) {
         throw new IllegalArgumentException("checkpoint " + path + " is for " + ck.config() + ", the policy is "
             + policy.config());
       }
-      String cc = ck.strings().get("ppo.critic_config");
+      String cc = ck.requireString("ppo.critic_config");
       if (!critic.config().toString().equals(cc)) {
         throw new IllegalArgumentException("checkpoint " + path + " has critic " + cc + ", this trainer's is "
             + critic.config());
       }
-      double bs = ck.doubles().getOrDefault("ppo.batch_size", -1.0);
+      long bs = ck.requireInteger("ppo.batch_size", 1, Integer.MAX_VALUE);
       if (bs != cfg.batchSize()) {
-        throw new IllegalArgumentException("checkpoint " + path + " used batchSize " + (long) bs + ", this run "
+        throw new IllegalArgumentException("checkpoint " + path + " used batchSize " + bs + ", this run "
             + cfg.batchSize() + "; resume with the same batch size");
+      }
+      // every field is read and checked before any state of this trainer changes
+      long criticStep = ck.requireInteger("ppo.critic_optimizer_step", 0, Long.MAX_VALUE);
+      long headStep = ck.requireInteger("ppo.head_optimizer_step", 0, Long.MAX_VALUE);
+      double klCoef = ck.requireNumber("ppo.kl_coef");
+      if (klCoef < 0) throw new CheckpointException(path + ": number \"ppo.kl_coef\" is " + klCoef + ", must be >= 0");
+      long savedRng = ck.rngState(1)[0];
+      long savedCursor = ck.dataCursor(1)[0];
+      TokenBatcher.Cursor ptxCursor = null;
+      if (ptx != null && ck.doubles().containsKey("ppo.ptx_draws")) {
+        ptxCursor = new TokenBatcher.Cursor(ck.requireInteger("ppo.ptx_position", 0, Long.MAX_VALUE),
+            ck.requireInteger("ppo.ptx_epoch", 0, Long.MAX_VALUE), ck.requireInteger("ppo.ptx_draws", 0, Long.MAX_VALUE));
       }
       ck.readInto(Checkpoint.PARAMS, policy.params());
       ck.readInto(Checkpoint.ADAM_M, policyOpt.m());
@@ -783,19 +796,16 @@ public final class PpoTrainer implements AutoCloseable {
       ck.readInto(CRITIC, critic.params());
       ck.readInto(CRITIC_M, criticOpt.m());
       ck.readInto(CRITIC_V, criticOpt.v());
-      criticOpt.setStepCount((long) (double) ck.doubles().get("ppo.critic_optimizer_step"));
+      criticOpt.setStepCount(criticStep);
       ck.readInto(HEAD, head.params());
       ck.readInto(HEAD_M, headOpt.m());
       ck.readInto(HEAD_V, headOpt.v());
-      headOpt.setStepCount((long) (double) ck.doubles().get("ppo.head_optimizer_step"));
-      kl.setValue(ck.doubles().get("ppo.kl_coef"));
-      rng = ck.rngState()[0];
-      cursor = ck.dataCursor()[0];
+      headOpt.setStepCount(headStep);
+      kl.setValue(klCoef);
+      rng = savedRng;
+      cursor = savedCursor;
       step = ck.step();
-      if (ptx != null && ck.doubles().containsKey("ppo.ptx_draws")) {
-        ptx.seek(new TokenBatcher.Cursor(ck.doubles().get("ppo.ptx_position").longValue(),
-            ck.doubles().get("ppo.ptx_epoch").longValue(), ck.doubles().get("ppo.ptx_draws").longValue()));
-      }
+      if (ptxCursor != null) ptx.seek(ptxCursor);
     } catch (IOException e) {
       throw new UncheckedIOException("resuming PPO from " + path, e);
     }

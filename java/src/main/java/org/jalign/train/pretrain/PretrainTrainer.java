@@ -353,19 +353,20 @@ public final class PretrainTrainer implements AutoCloseable {
         optimizer.reset();
       }
       if (train != null && ck.dataCursor().length > 0) {
-        long[] rng = ck.rngState();
-        if (rng.length != 1 || rng[0] != train.seed()) {
-          throw new IllegalArgumentException("checkpoint " + path + " was trained with data seed "
-              + (rng.length > 0 ? rng[0] : "?") + ", this run uses " + train.seed() + "; resume with the same seed");
+        long seed = ck.rngState(1)[0];
+        if (seed != train.seed()) {
+          throw new IllegalArgumentException("checkpoint " + path + " was trained with data seed " + seed
+              + ", this run uses " + train.seed() + "; resume with the same seed");
         }
         String order = ck.strings().get("data.order");
         if (order != null && !order.equals(train.order().name())) {
           throw new IllegalArgumentException("checkpoint " + path + " used batch order " + order + ", this run "
               + train.order());
         }
-        train.seek(TokenBatcher.Cursor.fromArray(ck.dataCursor()));
+        train.seek(TokenBatcher.Cursor.fromArray(ck.dataCursor(3)));
       }
-      long skipped = (long) (double) ck.doubles().getOrDefault("pretrain.skipped", 0.0);
+      long skipped = ck.doubles().containsKey("pretrain.skipped")
+          ? ck.requireInteger("pretrain.skipped", 0, Long.MAX_VALUE) : 0;
       if (ck.tokenizer().length > 0 && tokenizerBytes.length == 0) tokenizerBytes = ck.tokenizer();
       return new long[] {ck.step(), skipped};
     } catch (IOException e) {

@@ -425,8 +425,9 @@ public final class RewardModel implements RewardFunction, AutoCloseable {
           ck.readInto(GATE, gate.params());
         }
         RewardModel rm = new RewardModel(trunk, head, reference, gate);
-        Double m = ck.doubles().get("reward.mean"), s = ck.doubles().get("reward.std");
-        if (m != null && s != null) rm.setNormalization(m, s);
+        if (ck.doubles().containsKey("reward.mean") || ck.doubles().containsKey("reward.std")) {
+          rm.setNormalization(ck.requireNumber("reward.mean"), ck.requireNumber("reward.std"));
+        }
         return rm;
       } catch (RuntimeException | IOException e) {
         release(trunk, head, reference, gate);

@@ -308,9 +308,10 @@ public final class RewardTrainer {
       }
     }
     double[] stats = normalize();
-    StageSupport.summary(cfg, show, StageSupport.fmt(
-        "reward: %d steps, held-out pair accuracy %.3f -> %.3f, mean margin %.4f, reward mean %.4f std %.4f",
-        steps, heldStart, held[0], held[1], stats[0], stats[1]));
+    StageSupport.summary(cfg, show, StageSupport.fmt("reward: %d steps, %s, reward mean %.4f std %.4f", steps,
+        heldout.isEmpty() ? StageSupport.trainingLoss(history) + " (no held-out data)"
+            : StageSupport.fmt("held-out pair accuracy %.3f -> %.3f, mean margin %.4f", heldStart, held[0], held[1]),
+        stats[0], stats[1]));
     return new RewardResult(held[0], held[1], stats[0], stats[1], history);
   }
 

@@ -207,8 +207,9 @@ public final class SftTrainer {
       }
     }
     double tps = seconds > 0 ? tokens / seconds : 0;
-    StageSupport.summary(cfg, show, StageSupport.fmt("sft: %d steps, eval loss %.4f -> %.4f, %.0f tokens/s",
-        steps, evalStart, evalLast, tps));
+    StageSupport.summary(cfg, show, StageSupport.fmt("sft: %d steps, %s, %.0f tokens/s", steps, eval.isEmpty()
+        ? StageSupport.trainingLoss(history) + " (no eval examples)"
+        : StageSupport.fmt("eval loss %.4f -> %.4f", evalStart, evalLast), tps));
     return new SftResult(evalStart, evalLast, tps, history);
   }
 }
