@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds cuda-kernels/test/test_cuda_ops.cu with the core, sampling, loss and runtime kernels against the CPU
+# Builds cuda-kernels/test/test_cuda_ops.cu with the core, Llama-family, sampling, loss and runtime kernels against the CPU
 # emulation of CUDA (include/cuda_runtime.h) and the CPU kernels of native/src/cpu, then runs it.
 #
 #   cuda-kernels/tools/cpu-emulation/run_test_cuda_ops.sh [BUILD_DIR]     (from the repository root)
@@ -17,7 +17,7 @@ DEFS=""
 FLAGS="-std=c++17 -O2 -g -w -I$EMU/include -I$ROOT/cuda-kernels/include -I$ROOT/cuda-kernels \
  -I$ROOT/native/include -I$ROOT/native/src -DJALIGN_CUDA_EMULATION $DEFS"
 pids=()
-for f in core sampling losses runtime test/test_cuda_ops; do
+for f in core llama sampling losses runtime test/test_cuda_ops; do
   name="$(basename "$f")"
   python3 "$EMU/launch_rewrite.py" "$ROOT/cuda-kernels/$f.cu" "$B/src/$name.cpp"
   g++ $FLAGS -c "$B/src/$name.cpp" -o "$B/obj/$name.o" & pids+=($!)
