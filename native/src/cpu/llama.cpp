@@ -87,8 +87,8 @@ void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const floa
 // Rotate-half: for each head vector, pairs (d, d + HS/2) rotate by angle = pos * inv_freq[d]:
 //   x1' = x1*cos - x2*sin,  x2' = x2*cos + x1*sin.
 // The angle is the fp32 product, as HF forms it (inv_freq @ position_ids in fp32); cos and sin are libm's fp32
-// functions of that fp32 angle (within 1 ulp). inverse rotates by -angle: the transpose, i.e. the backward.
-// The cos/sin of a token are computed once and shared by its H heads.
+// sincosf of that fp32 angle (within 1 ulp). inverse rotates by -angle: the transpose, i.e. the backward.
+// The cos/sin of a token are computed once and shared by its H heads; at small H they are most of the cost.
 void rope(float* x, const int32_t* pos, const float* inv_freq, int64_t ld, int64_t B, int64_t T, int64_t H,
           int64_t HS, bool inverse) {
   const int64_t half = HS / 2;
@@ -100,9 +100,10 @@ void rope(float* x, const int32_t* pos, const float* inv_freq, int64_t ld, int64
     for (int64_t bt = 0; bt < B * T; bt++) {
       const float p = (float)pos[bt];
       for (int64_t d = 0; d < half; d++) {
-        const float a = p * inv_freq[d];
-        cs[(size_t)d] = std::cos(a);
-        sn[(size_t)d] = sign * std::sin(a);
+        float s, c;
+        sincosf(p * inv_freq[d], &s, &c);
+        cs[(size_t)d] = c;
+        sn[(size_t)d] = sign * s;
       }
       float* row = x + bt * ld;  // b*T*ld + t*ld
       for (int64_t h = 0; h < H; h++) {
