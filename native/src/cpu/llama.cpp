@@ -4,13 +4,16 @@
 // Shape legend: B = batch, T = time, C = channels, N = rows (B*T), H = heads of one rotated block, HS = head
 // size (even), F = intermediate width (gu holds the gate then the up projection, 2F columns per row).
 //
-// All three are memory-bound streams (a few flops per element loaded). RMSNorm and RoPE are plain loops with
-// `omp simd`, which g++ turns into AVX2/FMA code; SwiGLU needs exp, so it is written out with the vectorised exp
-// of vexp.h, its AVX2 lanes and scalar tail performing the same operations in the same order (an element's result
-// does not depend on where it sits in the row). No AVX-512 variant: on the Zen 4 cores these run on, 512-bit
-// operations issue as two 256-bit halves and the loops are bound by memory traffic, so it would not pay.
+// RMSNorm and RoPE are plain loops with `omp simd`, which g++ turns into AVX2/FMA code: a few flops per element
+// loaded (RoPE's own cost at small H is the sincosf per token and frequency). SwiGLU needs exp and a divide per
+// element and is bound by them, so it is written out with the vectorised exp of vexp.h: AVX-512 lanes where the
+// CPU has them (chosen at run time; twice the AVX2 rate on this EPYC with the data in cache), then AVX2 lanes,
+// then a scalar tail, all performing the same operations in the same order (an element's result does not depend
+// on where it sits in the row or which path the CPU takes).
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "cpu/cpu_kernels.h"
@@ -139,7 +142,52 @@ inline __m256 silu_sigma8(__m256 g, __m256& e) {
   e = vexp8(_mm256_sub_ps(_mm256_setzero_ps(), g));
   return _mm256_div_ps(one, _mm256_add_ps(one, e));
 }
+
+JALIGN_AVX512_TARGET inline __m512 silu_sigma16(__m512 g, __m512& e) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  e = vexp16(_mm512_sub_ps(_mm512_setzero_ps(), g));
+  return _mm512_div_ps(one, _mm512_add_ps(one, e));
+}
+
+// The AVX-512 part of a row: elements [0, F rounded down to 16); returns where the AVX2 lanes go on.
+JALIGN_AVX512_TARGET int64_t swiglu_forward_row16(float* o, const float* g, const float* u, int64_t F) {
+  int64_t j = 0;
+  for (; j + 16 <= F; j += 16) {
+    __m512 e;
+    const __m512 gv = _mm512_loadu_ps(g + j);
+    const __m512 s = silu_sigma16(gv, e);
+    _mm512_storeu_ps(o + j, _mm512_mul_ps(_mm512_mul_ps(gv, s), _mm512_loadu_ps(u + j)));
+  }
+  return j;
+}
+
+JALIGN_AVX512_TARGET int64_t swiglu_backward_row16(float* dg, float* du, const float* d, const float* g,
+                                                   const float* u, int64_t F) {
+  int64_t j = 0;
+  for (; j + 16 <= F; j += 16) {
+    __m512 e;
+    const __m512 gv = _mm512_loadu_ps(g + j), uv = _mm512_loadu_ps(u + j), dv = _mm512_loadu_ps(d + j);
+    const __m512 s = silu_sigma16(gv, e);
+    const __m512 silu = _mm512_mul_ps(gv, s);
+    const __m512 dsilu = _mm512_fmadd_ps(silu, _mm512_mul_ps(e, s), s);
+    _mm512_storeu_ps(dg + j, _mm512_fmadd_ps(_mm512_mul_ps(dv, uv), dsilu, _mm512_loadu_ps(dg + j)));
+    _mm512_storeu_ps(du + j, _mm512_fmadd_ps(dv, silu, _mm512_loadu_ps(du + j)));
+  }
+  return j;
+}
 #endif
+
+// The AVX-512 lanes run where the CPU has them, unless JALIGN_CPU_AVX512=0 (same results either way; for
+// measuring one path against the other).
+bool use_avx512() {
+#ifdef JALIGN_VEXP_AVX2
+  static const bool use = vexp16_supported() && !(std::getenv("JALIGN_CPU_AVX512") &&
+                                                std::strcmp(std::getenv("JALIGN_CPU_AVX512"), "0") == 0);
+  return use;
+#else
+  return false;
+#endif
+}
 
 // Runs body(row) over the N rows, rows spread over the threads.
 template <class Body>
@@ -150,12 +198,14 @@ void over_rows(int64_t N, int64_t F, const Body& body) {
 }  // namespace
 
 void swiglu_forward(float* out, const float* gu, int64_t N, int64_t F) {
+  const bool avx512 = use_avx512();
   over_rows(N, F, [&](int64_t i) {
     const float* g = gu + i * 2 * F;
     const float* u = g + F;
     float* o = out + i * F;
     int64_t j = 0;
 #ifdef JALIGN_VEXP_AVX2
+    if (avx512) j = swiglu_forward_row16(o, g, u, F);
     for (; j + 8 <= F; j += 8) {
       __m256 e;
       const __m256 gv = _mm256_loadu_ps(g + j);
@@ -172,6 +222,7 @@ void swiglu_forward(float* out, const float* gu, int64_t N, int64_t F) {
 }
 
 void swiglu_backward(float* dgu, const float* dout, const float* gu, int64_t N, int64_t F) {
+  const bool avx512 = use_avx512();
   over_rows(N, F, [&](int64_t i) {
     const float* g = gu + i * 2 * F;
     const float* u = g + F;
@@ -180,6 +231,7 @@ void swiglu_backward(float* dgu, const float* dout, const float* gu, int64_t N, 
     float* du = dg + F;
     int64_t j = 0;
 #ifdef JALIGN_VEXP_AVX2
+    if (avx512) j = swiglu_backward_row16(dg, du, d, g, u, F);
     for (; j + 8 <= F; j += 8) {
       __m256 e;
       const __m256 gv = _mm256_loadu_ps(g + j), uv = _mm256_loadu_ps(u + j), dv = _mm256_loadu_ps(d + j);
