@@ -1,5 +1,5 @@
 // jalign CUDA kernel benchmarks: fused causal attention (fp32 and bf16, forward and forward+backward),
-// top-p sampling and the fused PPO loss. Timing with CUDA events; the L2 cache is flushed before every
+// top-p sampling, the fused PPO loss and the Llama-family ops (RMSNorm, RoPE, SwiGLU; GB/s). Timing with CUDA events; the L2 cache is flushed before every
 // repeat by writing a 256 MB buffer; warm-ups first; the median of the repeats is reported.
 //
 // Shape legend: B = batch, T = time, NH = heads, HS = head size, V = vocab, N = B*T rows.
@@ -7,8 +7,8 @@
 //
 // Usage: bench_kernels [--json PATH] [--reps N] [--warmup N] [--quick]
 // Prints one line per figure:  RESULT name=<name> <key>=<value> ...  and writes the same figures as JSON.
-// Sampling (sampling.cu) and the PPO loss (losses.cu) are benchmarked when their sources are in the tree
-// (override with -DJALIGN_BENCH_SAMPLING=0/1, -DJALIGN_BENCH_PPO=0/1).
+// Sampling (sampling.cu), the PPO loss (losses.cu) and the Llama-family ops (llama.cu) are benchmarked when their
+// sources are in the tree (override with -DJALIGN_BENCH_SAMPLING=0/1, -DJALIGN_BENCH_PPO=0/1, -DJALIGN_BENCH_LLAMA=0/1).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -37,6 +37,14 @@
 #define JALIGN_BENCH_PPO 1
 #else
 #define JALIGN_BENCH_PPO 0
+#endif
+#endif
+
+#ifndef JALIGN_BENCH_LLAMA
+#if __has_include("../llama.cu")
+#define JALIGN_BENCH_LLAMA 1
+#else
+#define JALIGN_BENCH_LLAMA 0
 #endif
 #endif
 
@@ -373,6 +381,68 @@ void bench_ppo(Timer& tm, const Opts& o, int64_t B, int64_t T, int64_t V) {
 }
 #endif
 
+#if JALIGN_BENCH_LLAMA
+// Times op and reports GB/s from the bytes it must move at minimum.
+void bench_stream(Timer& tm, const Opts& o, const char* name, const char* shape_key, int64_t rows, int64_t width,
+                  double bytes, const std::function<int()>& op) {
+    const double ms = tm.median_ms(o, op);
+    if (ms < 0) {
+        emit_error(name, (int)-ms);
+        return;
+    }
+    Figure f;
+    f.name = name;
+    f.add_int("N", rows);
+    f.add_int(shape_key, width);
+    f.add("ms", ms);
+    f.add("gbps", bytes / (ms * 1e-3) / 1e9);
+    emit(f);
+}
+
+// Llama-family ops at Llama-3-8B sizes: N = 8192 rows (B = 4, T = 2048), C = 4096; RoPE on the q (32 heads) and
+// k (8 heads) blocks of the fused (N, 6144) projection, HS = 128; SwiGLU with F = 14336 on N/2 rows.
+void bench_llama(Timer& tm, const Opts& o) {
+    namespace jc = jalign::cuda;
+    const int64_t N = o.quick ? 2048 : 8192, C = 4096, HS = 128, NH = 32, NKV = 8, ld = (NH + 2 * NKV) * HS;
+    {
+        DevBuf<float> x(N * C), out(N * C), w(C), rstd(N), dx(N * C), dw(C);
+        fill_normal(x.p, x.n, 1.f, 11);
+        fill_normal(w.p, w.n, 1.f, 12);
+        CHECK_CUDA(cudaMemset(dx.p, 0, dx.bytes()));
+        CHECK_CUDA(cudaMemset(dw.p, 0, dw.bytes()));
+        bench_stream(tm, o, "rmsnorm_fwd", "C", N, C, 2.0 * N * C * 4,
+                     [&] { return jc::rmsnorm_forward(out.p, rstd.p, x.p, w.p, N, C, 1e-5f, 0); });
+        bench_stream(tm, o, "rmsnorm_bwd", "C", N, C, 4.0 * N * C * 4,  // dout, inp read; dinp read + written
+                     [&] { return jc::rmsnorm_backward(dx.p, dw.p, out.p, x.p, w.p, rstd.p, N, C, 0); });
+    }
+    {
+        DevBuf<float> qkv(N * ld), inv(HS / 2);
+        DevBuf<int32_t> pos(N);
+        fill_normal(qkv.p, qkv.n, 1.f, 13);
+        std::vector<float> hi(HS / 2);
+        for (int64_t d = 0; d < HS / 2; d++) hi[d] = (float)std::pow(500000.0, -2.0 * d / HS);
+        std::vector<int32_t> hp(N);
+        for (int64_t i = 0; i < N; i++) hp[i] = (int32_t)(i % 2048);
+        CHECK_CUDA(cudaMemcpy(inv.p, hi.data(), inv.bytes(), cudaMemcpyHostToDevice));
+        CHECK_CUDA(cudaMemcpy(pos.p, hp.data(), pos.bytes(), cudaMemcpyHostToDevice));
+        bench_stream(tm, o, "rope_fwd_qk", "HS", N, HS, 2.0 * N * (NH + NKV) * HS * 4, [&] {
+            const int e = jc::rope(qkv.p, pos.p, inv.p, ld, 1, N, NH, HS, false, 0);
+            return e ? e : jc::rope(qkv.p + NH * HS, pos.p, inv.p, ld, 1, N, NKV, HS, false, 0);
+        });
+    }
+    {
+        const int64_t R = N / 2, F = 14336;
+        DevBuf<float> gu(R * 2 * F), out(R * F), dgu(R * 2 * F);
+        fill_normal(gu.p, gu.n, 2.f, 14);
+        CHECK_CUDA(cudaMemset(dgu.p, 0, dgu.bytes()));
+        bench_stream(tm, o, "swiglu_fwd", "F", R, F, 3.0 * R * F * 4,
+                     [&] { return jc::swiglu_forward(out.p, gu.p, R, F, 0); });
+        bench_stream(tm, o, "swiglu_bwd", "F", R, F, 7.0 * R * F * 4,  // gu, dout read; dgu read + written
+                     [&] { return jc::swiglu_backward(dgu.p, out.p, gu.p, R, F, 0); });
+    }
+}
+#endif
+
 void write_json(const std::string& path, const cudaDeviceProp& prop, const Opts& o) {
     FILE* fp = std::fopen(path.c_str(), "w");
     if (!fp) {
@@ -439,6 +509,11 @@ int main(int argc, char** argv) {
     bench_ppo(tm, o, 8, 512, 50304);
 #else
     std::printf("NOTE PPO loss benchmark not built (cuda-kernels/losses.cu absent)\n");
+#endif
+#if JALIGN_BENCH_LLAMA
+    bench_llama(tm, o);
+#else
+    std::printf("NOTE Llama-family op benchmarks not built (cuda-kernels/llama.cu absent)\n");
 #endif
     if (!o.json.empty()) write_json(o.json, prop, o);
     return 0;

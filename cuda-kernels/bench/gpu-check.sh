@@ -198,7 +198,7 @@ build_cmake() {
 
 # Direct nvcc build: every top-level cuda-kernels/*.cu into an object, then every test/*.cu and bench/*.cu
 # linked with them. A kernel file that does not compile is left out; an executable that then fails to link
-# is retried with attention.cu only (the benchmark then skips sampling and the PPO loss).
+# is retried with attention.cu only (the benchmark then skips sampling, the PPO loss and the Llama-family ops).
 build_nvcc() {
   command -v nvcc >/dev/null 2>&1 || { echo "nvcc not found"; return 1; }
   local gencode flags obj objs=() rc=0
@@ -234,7 +234,7 @@ build_nvcc() {
     if nvcc $flags "$src" "${objs[@]}" -o "$exe"; then
       echo "built $exe"
     elif [ -e "$BUILD_DIR/obj/attention.o" ] &&
-         nvcc $flags -DJALIGN_BENCH_SAMPLING=0 -DJALIGN_BENCH_PPO=0 "$src" "$BUILD_DIR/obj/attention.o" -o "$exe"; then
+         nvcc $flags -DJALIGN_BENCH_SAMPLING=0 -DJALIGN_BENCH_PPO=0 -DJALIGN_BENCH_LLAMA=0 "$src" "$BUILD_DIR/obj/attention.o" -o "$exe"; then
       echo "built $exe with attention.cu only"
     else
       echo "FAILED to build $exe"

@@ -1,4 +1,5 @@
-// Native test harness of the jalign CUDA kernels (core ops, sampling, RL losses); no Java involved.
+// Native test harness of the jalign CUDA kernels (core ops, Llama-family ops, sampling, RL losses); no Java
+// involved. `test_cuda_ops [test ...]` runs the named tests only (names as in main's table), none: all.
 //
 // For every kernel: random inputs at awkward sizes (not multiples of 32/128, padded rows, repeated indices,
 // misaligned pointers), the CUDA launcher (jalign::cuda::*) run on them and compared with
@@ -518,6 +519,116 @@ static void test_gelu() {
   jalign::cpu::gelu_backward(cd.data(), x.data(), g.data(), n);
   check("gelu_forward vs cpu", dout.down(), co, 1e-6, 1e-5);
   check("gelu_backward vs cpu", ddx.down(), cd, 1e-5, 1e-5);
+#endif
+}
+
+// ---------------------------------------------------------------------------------- Llama-family ops
+
+static void test_rmsnorm() {
+  const int64_t N = 37, C = 771;
+  const float eps = 1e-6f;
+  auto xf = randn(N * C, 2.0f, 0.5f), wf = randn(C), Gf = randn(N * C), dx0 = randn(N * C), dw0 = randn(C);
+  vector<double> out(N * C), rstd(N), dx(to_d(dx0)), dw(to_d(dw0));
+  for (int64_t i = 0; i < N; ++i) {
+    double ss = 0.0, dot = 0.0;
+    for (int64_t c = 0; c < C; ++c) ss += (double)xf[i * C + c] * xf[i * C + c];
+    const double r = 1.0 / std::sqrt(ss / C + eps);
+    rstd[i] = r;
+    for (int64_t c = 0; c < C; ++c) dot += (double)Gf[i * C + c] * wf[c] * xf[i * C + c] * r;
+    for (int64_t c = 0; c < C; ++c) {
+      const double xh = xf[i * C + c] * r;
+      out[i * C + c] = xh * wf[c];
+      dx[i * C + c] += r * ((double)Gf[i * C + c] * wf[c] - xh * dot / C);
+      dw[c] += Gf[i * C + c] * xh;
+    }
+  }
+  Dev<float> d_x(xf), d_w(wf), d_out(N * C), d_rstd(N), d_G(Gf), d_dx(dx0), d_dw(dw0);
+  CK(jc::rmsnorm_forward(d_out.p, d_rstd.p, d_x.p, d_w.p, N, C, eps, g_stream));
+  check("rmsnorm_forward out", d_out.down(), out, 1e-5, 1e-5);
+  check("rmsnorm_forward rstd", d_rstd.down(), rstd, 0, 1e-6);
+  CK(jc::rmsnorm_backward(d_dx.p, d_dw.p, d_G.p, d_x.p, d_w.p, d_rstd.p, N, C, g_stream));
+  check("rmsnorm_backward dinp (accumulates)", d_dx.down(), dx, 1e-5, 1e-4);
+  check("rmsnorm_backward dweight (accumulates)", d_dw.down(), dw, 1e-4, 1e-4);
+#ifdef JALIGN_HAVE_CPU_CORE
+  vector<float> co(N * C), cr(N), cdx(dx0), cdw(dw0);
+  jalign::cpu::rmsnorm_forward(co.data(), cr.data(), xf.data(), wf.data(), N, C, eps);
+  jalign::cpu::rmsnorm_backward(cdx.data(), cdw.data(), Gf.data(), xf.data(), wf.data(), cr.data(), N, C);
+  check("rmsnorm_forward vs cpu", d_out.down(), co, 1e-5, 1e-5);
+  check("rmsnorm_backward dinp vs cpu", d_dx.down(), cdx, 1e-5, 1e-4);
+  check("rmsnorm_backward dweight vs cpu", d_dw.down(), cdw, 1e-4, 1e-4);
+#endif
+}
+
+// q (NH heads) and k (NKV heads) blocks of a fused (B,T,(NH+2*NKV)*HS) projection, positions left-padded and
+// large. Reference: the fp32 angle (as HF forms it), cos/sin and the rotation in double; each output is a sum of
+// two fp32 products with |cos|, |sin| <= 1, so the kernels may err by a few ulp of |x1| + |x2|, checked as
+// 4 * 2^-24 * (|x1| + |x2|) per element.
+static void test_rope() {
+  const int64_t B = 3, T = 7, NH = 4, NKV = 2, HS = 18, half = HS / 2, ld = (NH + 2 * NKV) * HS;
+  auto x = randn(B * T * ld);
+  vector<int32_t> pos(B * T);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t) pos[b * T + t] = t < b ? 1 : (int32_t)(t - b + 4000 * b);
+  vector<float> inv(half);
+  for (int64_t d = 0; d < half; ++d) inv[d] = (float)std::pow(500000.0, -2.0 * d / HS);
+  Dev<float> dx(x), dinv(inv);
+  Dev<int32_t> dpos(pos);
+  CK(jc::rope(dx.p, dpos.p, dinv.p, ld, B, T, NH, HS, false, g_stream));
+  CK(jc::rope(dx.p + NH * HS, dpos.p, dinv.p, ld, B, T, NKV, HS, false, g_stream));
+  auto got = dx.down();
+  int bad = 0, touched = 0;
+  for (int64_t bt = 0; bt < B * T; ++bt)
+    for (int64_t e = 0; e < ld; ++e) {
+      const int64_t i = bt * ld + e;
+      if (e >= (NH + NKV) * HS) {
+        touched += std::memcmp(&got[i], &x[i], 4) != 0;
+        continue;
+      }
+      const int64_t d = e % HS, dd = d % half, h0 = i - d;
+      const double x1 = x[h0 + dd], x2 = x[h0 + dd + half];
+      const float a = (float)pos[bt] * inv[dd];
+      const double c = std::cos((double)a), sn = std::sin((double)a);
+      const double ref = d < half ? x1 * c - x2 * sn : x2 * c + x1 * sn;
+      bad += !(std::fabs(got[i] - ref) <= 4 * 0x1p-24 * (std::fabs(x1) + std::fabs(x2)));
+    }
+  check_true("rope forward q and k blocks vs reference", bad == 0, std::to_string(bad) + " elements off");
+  check_true("rope leaves the v block untouched", touched == 0, std::to_string(touched) + " changed");
+  CK(jc::rope(dx.p, dpos.p, dinv.p, ld, B, T, NH, HS, true, g_stream));
+  CK(jc::rope(dx.p + NH * HS, dpos.p, dinv.p, ld, B, T, NKV, HS, true, g_stream));
+  check("rope backward(forward(x)) == x", dx.down(), to_d(x), 1e-6, 1e-6);
+#ifdef JALIGN_HAVE_CPU_CORE
+  vector<float> cx(x);
+  jalign::cpu::rope(cx.data(), pos.data(), inv.data(), ld, B, T, NH, HS, false);
+  jalign::cpu::rope(cx.data() + NH * HS, pos.data(), inv.data(), ld, B, T, NKV, HS, false);
+  check("rope forward vs cpu", got, cx, 1e-6, 1e-6);
+#endif
+}
+
+static void test_swiglu() {
+  const int64_t N = 29, F = 133;
+  auto gu = randn(N * 2 * F, 3.0f), g = randn(N * F), d0 = randn(N * 2 * F);
+  gu[0] = 90.0f;
+  gu[1] = -90.0f;
+  gu[2] = 0.0f;
+  vector<double> out(N * F), dgu(to_d(d0));
+  for (int64_t i = 0; i < N; ++i)
+    for (int64_t j = 0; j < F; ++j) {
+      const double a = gu[i * 2 * F + j], u = gu[i * 2 * F + F + j], s = 1.0 / (1.0 + std::exp(-a));
+      out[i * F + j] = a * s * u;
+      dgu[i * 2 * F + j] += g[i * F + j] * u * (s + a * s * (1 - s));
+      dgu[i * 2 * F + F + j] += g[i * F + j] * a * s;
+    }
+  Dev<float> d_gu(gu), d_g(g), d_out(N * F), d_dgu(d0);
+  CK(jc::swiglu_forward(d_out.p, d_gu.p, N, F, g_stream));
+  CK(jc::swiglu_backward(d_dgu.p, d_g.p, d_gu.p, N, F, g_stream));
+  check("swiglu_forward", d_out.down(), out, 1e-6, 1e-5);
+  check("swiglu_backward (accumulates)", d_dgu.down(), dgu, 1e-5, 1e-5);
+#ifdef JALIGN_HAVE_CPU_CORE
+  vector<float> co(N * F), cd(d0);
+  jalign::cpu::swiglu_forward(co.data(), gu.data(), N, F);
+  jalign::cpu::swiglu_backward(cd.data(), g.data(), gu.data(), N, F);
+  check("swiglu_forward vs cpu", d_out.down(), co, 1e-6, 1e-5);
+  check("swiglu_backward vs cpu", d_dgu.down(), cd, 1e-5, 1e-5);
 #endif
 }
 
@@ -1240,7 +1351,7 @@ static void test_runtime() {
   CK(jc::stream_destroy(s));
 }
 
-int main() {
+int main(int argc, char** argv) {
   const int devices = jc::device_count();
   std::printf("jalign CUDA op tests: %d CUDA device(s)\n", devices);
 #if !defined(JALIGN_HAVE_CPU_CORE)
@@ -1264,22 +1375,37 @@ int main() {
   CK(jc::stream_create(&s));
   g_stream = (cudaStream_t)s;
 
-  test_runtime();
-  test_matmul();
-  test_bias_backward();
-  test_embedding();
-  test_layernorm();
-  test_gelu();
-  test_elementwise();
-  test_gather_scatter();
-  test_crossentropy();
-  test_adamw();
-  test_bf16();
-  test_sampling();
-  test_ppo();
-  test_value_loss();
-  test_ranking_loss();
-  test_model_sizes();
+  // Arguments, if any, name the tests to run (e.g. `test_cuda_ops rmsnorm rope swiglu`); none: all.
+  struct Test {
+    const char* name;
+    void (*run)();
+  };
+  const Test tests[] = {
+      {"runtime", test_runtime},
+      {"matmul", test_matmul},
+      {"bias_backward", test_bias_backward},
+      {"embedding", test_embedding},
+      {"layernorm", test_layernorm},
+      {"gelu", test_gelu},
+      {"rmsnorm", test_rmsnorm},
+      {"rope", test_rope},
+      {"swiglu", test_swiglu},
+      {"elementwise", test_elementwise},
+      {"gather_scatter", test_gather_scatter},
+      {"crossentropy", test_crossentropy},
+      {"adamw", test_adamw},
+      {"bf16", test_bf16},
+      {"sampling", test_sampling},
+      {"ppo", test_ppo},
+      {"value_loss", test_value_loss},
+      {"ranking_loss", test_ranking_loss},
+      {"model_sizes", test_model_sizes},
+  };
+  for (const Test& t : tests) {
+    bool wanted = argc <= 1;
+    for (int a = 1; a < argc; ++a) wanted = wanted || std::strcmp(argv[a], t.name) == 0;
+    if (wanted) t.run();
+  }
 
   CK(cudaGetLastError());
   CK(jc::stream_destroy(s));

@@ -158,6 +158,34 @@ int jalign_crossentropy(float* losses, float* dlogits, const float* logits, cons
 int jalign_adamw(float* params, const float* grads, float* m, float* v, int64_t n, float lr, float beta1,
                  float beta2, float eps, float weight_decay, int64_t step, float grad_scale, jalign_ctx* ctx);
 
+/* ---------------------------------------------------------------- Llama-family ops (fp32) */
+
+/* RMSNorm per row of inp(N,C): out = (x * rstd) * weight, rstd = 1 / sqrt(mean(x^2) + eps) computed in fp32
+ * (Hugging Face LlamaRMSNorm). rstd(N) is saved for the backward (may be NULL). */
+int jalign_rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int64_t N, int64_t C,
+                           float eps, jalign_ctx* ctx);
+/* dinp(N,C) and dweight(C) accumulate; rstd from the forward. On the CPU dweight has the same bits at any
+ * thread count. */
+int jalign_rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp, const float* weight,
+                            const float* rstd, int64_t N, int64_t C, jalign_ctx* ctx);
+
+/* Rotary position embedding, rotate-half convention (HF apply_rotary_pos_emb), IN PLACE on x.
+ * x: element [b, t, h, d] at x + b*T*ld + t*ld + h*HS + d for H heads (ld >= H*HS; for a fused projection pass
+ * the address of the q or k block and its heads). For d < HS/2 the pair (x1, x2) = (x[d], x[d + HS/2]) becomes
+ * (x1*cos - x2*sin, x2*cos + x1*sin), angle = pos[b,t] * inv_freq[d] formed in fp32 as HF does, cos and sin in
+ * fp32. pos: int32 (B,T), any value (left padding: callers pass each token's position). inv_freq: (HS/2). HS even. */
+int jalign_rope_forward(float* x, const int32_t* pos, const float* inv_freq, int64_t ld, int64_t B, int64_t T,
+                        int64_t H, int64_t HS, jalign_ctx* ctx);
+/* The backward: rotates the gradient dx (same layout) by -angle, IN PLACE (dx is transformed, not accumulated). */
+int jalign_rope_backward(float* dx, const int32_t* pos, const float* inv_freq, int64_t ld, int64_t B, int64_t T,
+                         int64_t H, int64_t HS, jalign_ctx* ctx);
+
+/* SwiGLU on the fused gate/up projection gu(N, 2F) (gate = first F columns, up = last F):
+ * out(N,F) = silu(gate) * up, silu(g) = g / (1 + exp(-g)). out must not overlap gu. */
+int jalign_swiglu_forward(float* out, const float* gu, int64_t N, int64_t F, jalign_ctx* ctx);
+/* dgu(N, 2F) accumulates: d gate += dout * up * silu'(gate), d up += dout * silu(gate). No overlaps. */
+int jalign_swiglu_backward(float* dgu, const float* dout, const float* gu, int64_t N, int64_t F, jalign_ctx* ctx);
+
 /* ---------------------------------------------------------------- attention */
 
 /* Fused causal self-attention (flash style: online softmax, the T x T scores are never stored).

@@ -36,6 +36,17 @@ void adamw(float* params, const float* grads, float* m, float* v, int64_t n, flo
 void convert_f32_to_bf16(uint16_t* out, const float* inp, int64_t n);
 void convert_bf16_to_f32(float* out, const uint16_t* inp, int64_t n);
 
+// ---- Llama-family ops (src/cpu/llama.cpp)
+void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int64_t N, int64_t C,
+                     float eps);
+void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp, const float* weight,
+                      const float* rstd, int64_t N, int64_t C);
+// In place on x; inverse = false: jalign_rope_forward, true: jalign_rope_backward.
+void rope(float* x, const int32_t* pos, const float* inv_freq, int64_t ld, int64_t B, int64_t T, int64_t H,
+          int64_t HS, bool inverse);
+void swiglu_forward(float* out, const float* gu, int64_t N, int64_t F);
+void swiglu_backward(float* dgu, const float* dout, const float* gu, int64_t N, int64_t F);
+
 // ---- attention (src/cpu/attention.cpp)
 void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, int64_t ld,
                        int64_t B, int64_t T, int64_t NH, int64_t HS, const int32_t* kv_start,

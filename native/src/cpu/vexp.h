@@ -5,8 +5,9 @@
 // exp: Cephes-style. n = rint(x*log2(e)) by the 1.5*2^23 trick, r = x - n*ln2 (two-part ln2), a degree-6
 // polynomial for exp(r) on [-ln2/2, ln2/2], scaled by 2^n built in the exponent bits. Relative error about
 // 2 ulp on [-87.3, 88]; x < -87.33 (including -inf) gives exactly 0; exp(0) == 1 exactly.
-// The AVX2 version (8 lanes, FMA) and the scalar version (used for loop tails and without AVX2) perform the
-// same operations in the same order, so they return bit-identical results.
+// The AVX2 version (8 lanes, FMA), the AVX-512 version (16 lanes, for paths dispatched at run time) and the
+// scalar version (used for loop tails and without AVX2) perform the same operations in the same order, so they
+// return bit-identical results.
 //
 // Why intrinsics: written as plain scalar code, gcc (without -fno-trapping-math, which the library does not
 // use) keeps the clamps as branches and refuses to vectorise the loop ("control flow in loop"); the loops below
@@ -85,6 +86,39 @@ static inline __m256 vexp8(__m256 x) {
       23);
   const __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
   return _mm256_and_ps(y, _mm256_cmp_ps(x, lo, _CMP_GE_OQ));
+}
+
+// The same exp on 16 lanes (same operations, same results) for AVX-512 paths chosen at run time; callers carry
+// JALIGN_AVX512_TARGET themselves and run only where the CPU reports avx512f and avx512dq (vexp16_supported()).
+#define JALIGN_AVX512_TARGET __attribute__((target("avx512f,avx512dq,fma")))
+static inline bool vexp16_supported() {
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+  return has;
+}
+
+JALIGN_AVX512_TARGET static inline __m512 vexp16(__m512 x) {
+  using namespace vx;
+  const __m512 lo = _mm512_set1_ps(kExpLo);
+  __m512 xc = _mm512_min_ps(x, _mm512_set1_ps(kExpHi));
+  xc = _mm512_max_ps(xc, lo);
+  const __m512 t = _mm512_fmadd_ps(xc, _mm512_set1_ps(kLog2e), _mm512_set1_ps(kMagic));
+  const __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(kMagic));
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), xc);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Lo), r);
+  __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(kP0), r, _mm512_set1_ps(kP1));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP2));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP3));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP4));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP5));
+  const __m512 r2 = _mm512_mul_ps(r, r);
+  p = _mm512_fmadd_ps(p, r2, r);
+  p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+  const __m512i bits = _mm512_slli_epi32(
+      _mm512_add_epi32(_mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(kMagicBits)),
+                       _mm512_set1_epi32(127)),
+      23);
+  const __m512 y = _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, lo, _CMP_GE_OQ), y);
 }
 
 // Sum of the 8 lanes in a fixed order.

@@ -20,7 +20,9 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Memory-bound core ops at GPT-2-small activation sizes (N = B*T = 2048 rows, C = 768, V = 50304 for the
- * cross-entropy). {@link RunBenchmarks} turns the times into GB/s from the bytes each op must move.
+ * cross-entropy). {@link RunBenchmarks} turns the times into GB/s from the bytes each op must move. The Llama-family
+ * ops run on the same rows: RMSNorm over C (beside LayerNorm), RoPE over the q and k blocks of a fused (1, N, 3C)
+ * projection (2*NH heads of HS = 64), SwiGLU on a fused gate/up projection (N, 4C), F = 2C (beside GELU).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -33,6 +35,8 @@ public class CoreOpsBench {
   static final int C = 768;
   static final int CE_ROWS = 256;
   static final int V = 50304;
+  static final int HS = 64;
+  static final int NH = C / HS;
 
   CpuBackend cpu;
   Tensor x;
@@ -52,6 +56,9 @@ public class CoreOpsBench {
   Tensor m;
   Tensor v;
   Tensor grads;
+  Tensor pos;
+  Tensor invFreq;
+  Tensor dgu;
 
   @Setup(Level.Trial)
   public void setup() {
@@ -78,6 +85,11 @@ public class CoreOpsBench {
     m = cpu.zeros(DType.F32, 8_000_000);
     v = cpu.zeros(DType.F32, 8_000_000);
     grads = cpu.fromArray(GemmBench.random(r, 8_000_000), 8_000_000);
+    int[] p = new int[N];
+    for (int i = 0; i < N; i++) p[i] = i;
+    pos = cpu.fromArray(p, 1, N);
+    invFreq = cpu.fromArray(org.jalign.model.RopeConfig.of(10000, HS).invFreq(), HS / 2);
+    dgu = cpu.zeros(DType.F32, N, 4 * C);
   }
 
   /** (N, C) slice of x. */
@@ -93,6 +105,32 @@ public class CoreOpsBench {
   @Benchmark
   public void layerNormBackward() {
     cpu.layerNormBackward(dx, dw, db, y.slice(0, N, C), xc(), w, mean, rstd);
+  }
+
+  @Benchmark
+  public void rmsNormForward() {
+    cpu.rmsNormForward(y.slice(0, N, C), rstd, xc(), w, 1e-6f);
+  }
+
+  @Benchmark
+  public void rmsNormBackward() {
+    cpu.rmsNormBackward(dx, dw, y.slice(0, N, C), xc(), w, rstd);
+  }
+
+  /** In place on the q and k blocks (2*NH heads) of x viewed as a fused (1, N, 3C) projection. */
+  @Benchmark
+  public void ropeForward() {
+    cpu.ropeForward(x.slice(0, 1, N, 3 * C), 0, 2 * NH, HS, pos, invFreq);
+  }
+
+  @Benchmark
+  public void swigluForward() {
+    cpu.swigluForward(y.slice(0, N, 2 * C), x);
+  }
+
+  @Benchmark
+  public void swigluBackward() {
+    cpu.swigluBackward(dgu, y.slice(0, N, 2 * C), x);
   }
 
   @Benchmark
@@ -114,7 +152,7 @@ public class CoreOpsBench {
   @TearDown(Level.Trial)
   public void tearDown() {
     for (Tensor t : new Tensor[] {x, y, w, bias, mean, rstd, dx, dw, db, logits, losses, targets, dloss, params, m,
-        v, grads}) {
+        v, grads, pos, invFreq, dgu}) {
       t.close();
     }
     cpu.close();
@@ -125,6 +163,11 @@ public class CoreOpsBench {
     switch (method) {
       case "layerNormForward": return 4.0 * N * C * 2;
       case "layerNormBackward": return 4.0 * N * C * 4; // dout, inp read twice-ish, dinp r/w: lower bound 4 passes
+      case "rmsNormForward": return 4.0 * N * C * 2;
+      case "rmsNormBackward": return 4.0 * N * C * 4; // dout, inp read; dinp read and written
+      case "ropeForward": return 4.0 * N * 2 * C * 2; // q and k blocks read and written
+      case "swigluForward": return 4.0 * N * (4 * C + 2 * C); // gu read, out written
+      case "swigluBackward": return 4.0 * N * (4 * C + 2 * C + 8 * C); // gu, dout read; dgu read and written
       case "geluForward": return 4.0 * N * 4 * C * 2;
       case "crossEntropyForwardBackward": return 4.0 * CE_ROWS * V * 2; // read logits, write dlogits
       case "adamw": return 4.0 * 8_000_000 * 7; // p, g, m, v read; p, m, v written

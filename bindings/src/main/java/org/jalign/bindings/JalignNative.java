@@ -125,6 +125,25 @@ public final class JalignNative {
   public static native int jalign_gelu_backward(FloatPointer dinp, @Const FloatPointer inp, @Const FloatPointer dout,
       long n, jalign_ctx ctx);
 
+  // ---------------------------------------------------------------- Llama-family ops
+  public static native int jalign_rmsnorm_forward(FloatPointer out, FloatPointer rstd, @Const FloatPointer inp,
+      @Const FloatPointer weight, long N, long C, float eps, jalign_ctx ctx);
+
+  public static native int jalign_rmsnorm_backward(FloatPointer dinp, FloatPointer dweight, @Const FloatPointer dout,
+      @Const FloatPointer inp, @Const FloatPointer weight, @Const FloatPointer rstd, long N, long C, jalign_ctx ctx);
+
+  public static native int jalign_rope_forward(FloatPointer x, @Cast("const int32_t*") IntPointer pos,
+      @Const FloatPointer inv_freq, long ld, long B, long T, long H, long HS, jalign_ctx ctx);
+
+  public static native int jalign_rope_backward(FloatPointer dx, @Cast("const int32_t*") IntPointer pos,
+      @Const FloatPointer inv_freq, long ld, long B, long T, long H, long HS, jalign_ctx ctx);
+
+  public static native int jalign_swiglu_forward(FloatPointer out, @Const FloatPointer gu, long N, long F,
+      jalign_ctx ctx);
+
+  public static native int jalign_swiglu_backward(FloatPointer dgu, @Const FloatPointer dout, @Const FloatPointer gu,
+      long N, long F, jalign_ctx ctx);
+
   public static native int jalign_add(FloatPointer out, @Const FloatPointer a, @Const FloatPointer b, long n,
       jalign_ctx ctx);
 

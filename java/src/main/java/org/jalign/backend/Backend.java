@@ -103,6 +103,34 @@ public interface Backend extends AutoCloseable {
 
   void geluBackward(Tensor dinp, Tensor inp, Tensor dout);
 
+  // ------------------------------------------------------------------ Llama-family ops
+
+  /**
+   * RMSNorm over the last dimension C of inp (N rows): out = (x * rstd) * weight(C), rstd = 1 / sqrt(mean(x^2) +
+   * eps) in fp32 (Hugging Face LlamaRMSNorm). rstd (N) nullable (saved for backward).
+   */
+  void rmsNormForward(Tensor out, Tensor rstd, Tensor inp, Tensor weight, float eps);
+
+  /** dinp (N,C) and dweight (C) accumulate; dweight has the same bits at any CPU thread count. */
+  void rmsNormBackward(Tensor dinp, Tensor dweight, Tensor dout, Tensor inp, Tensor weight, Tensor rstd);
+
+  /**
+   * Rotary position embedding (rotate-half), IN PLACE on {@code heads} heads of size {@code headSize} starting at
+   * column {@code offset} of x (B,T,W): pairs (d, d + HS/2) of each head rotate by pos[b,t] * invFreq[d] (fp32
+   * angle, as HF forms it). pos I32 (B,T): each token's position (left padding: not t); invFreq F32 (HS/2), see
+   * {@link org.jalign.model.RopeConfig}. For a fused projection call it once for q and once for k.
+   */
+  void ropeForward(Tensor x, long offset, int heads, int headSize, Tensor pos, Tensor invFreq);
+
+  /** The backward of {@link #ropeForward}: rotates the gradient dx by -angle, in place (not accumulated). */
+  void ropeBackward(Tensor dx, long offset, int heads, int headSize, Tensor pos, Tensor invFreq);
+
+  /** SwiGLU on the fused projection gu (N, 2F) (gate columns first, then up): out (N,F) = silu(gate) * up. */
+  void swigluForward(Tensor out, Tensor gu);
+
+  /** dgu (N, 2F) accumulates the gradient of {@link #swigluForward} for dout (N,F). */
+  void swigluBackward(Tensor dgu, Tensor dout, Tensor gu);
+
   /** out = a + b (out may be a or b). */
   void add(Tensor out, Tensor a, Tensor b);
 

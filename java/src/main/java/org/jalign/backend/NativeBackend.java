@@ -366,6 +366,112 @@ public abstract class NativeBackend implements Backend {
     check(JalignNative.jalign_gelu_backward(dinp.f32(), inp.f32(), dout.f32(), inp.numel(), ctx));
   }
 
+  // ================================================================== Llama-family ops
+
+  @Override
+  public void rmsNormForward(Tensor out, Tensor rstd, Tensor inp, Tensor weight, float eps) {
+    tensor("out", out, DType.F32);
+    tensor("inp", inp, DType.F32);
+    tensor("weight", weight, DType.F32);
+    optional("rstd", rstd, DType.F32);
+    long n = rows(inp), c = cols(inp);
+    sameNumel("out", out, "inp", inp);
+    numel("weight", weight, c);
+    if (rstd != null) numel("rstd", rstd, n);
+    if (!(eps > 0 && Float.isFinite(eps))) throw new IllegalArgumentException("eps must be finite and > 0, got " + eps);
+    check(JalignNative.jalign_rmsnorm_forward(out.f32(), f32(rstd), inp.f32(), weight.f32(), n, c, eps, ctx));
+  }
+
+  @Override
+  public void rmsNormBackward(Tensor dinp, Tensor dweight, Tensor dout, Tensor inp, Tensor weight, Tensor rstd) {
+    tensor("dinp", dinp, DType.F32);
+    tensor("dweight", dweight, DType.F32);
+    tensor("dout", dout, DType.F32);
+    tensor("inp", inp, DType.F32);
+    tensor("weight", weight, DType.F32);
+    tensor("rstd", rstd, DType.F32);
+    long n = rows(inp), c = cols(inp);
+    sameNumel("dinp", dinp, "inp", inp);
+    sameNumel("dout", dout, "inp", inp);
+    numel("weight", weight, c);
+    numel("dweight", dweight, c);
+    numel("rstd", rstd, n);
+    noOverlap("dinp", dinp, "dout", dout);
+    noOverlap("dinp", dinp, "dweight", dweight);
+    check(JalignNative.jalign_rmsnorm_backward(dinp.f32(), dweight.f32(), dout.f32(), inp.f32(), weight.f32(),
+        rstd.f32(), n, c, ctx));
+  }
+
+  @Override
+  public void ropeForward(Tensor x, long offset, int heads, int headSize, Tensor pos, Tensor invFreq) {
+    rope("x", x, offset, heads, headSize, pos, invFreq, false);
+  }
+
+  @Override
+  public void ropeBackward(Tensor dx, long offset, int heads, int headSize, Tensor pos, Tensor invFreq) {
+    rope("dx", dx, offset, heads, headSize, pos, invFreq, true);
+  }
+
+  private void rope(String name, Tensor x, long offset, int heads, int headSize, Tensor pos, Tensor invFreq,
+      boolean backward) {
+    tensor(name, x, DType.F32);
+    tensor("pos", pos, DType.I32);
+    tensor("invFreq", invFreq, DType.F32);
+    if (x.rank() != 3) throw new IllegalArgumentException(name + " must be (B,T,W), got " + Arrays.toString(x.shape()));
+    positive("heads", heads);
+    positive("headSize", headSize);
+    if (headSize % 2 != 0) throw new IllegalArgumentException("headSize must be even, got " + headSize);
+    long b = x.dim(0), t = x.dim(1), width = x.dim(2);
+    if (offset < 0 || offset + (long) heads * headSize > width) {
+      throw new IllegalArgumentException("heads " + heads + " x headSize " + headSize + " at offset " + offset
+          + " do not fit in the last dimension " + width + " of " + name);
+    }
+    if (pos.rank() != 2 || pos.dim(0) != b || pos.dim(1) != t) {
+      throw new IllegalArgumentException("pos has shape " + Arrays.toString(pos.shape()) + ", expected (" + b + ","
+          + t + ")");
+    }
+    numel("invFreq", invFreq, headSize / 2);
+    noOverlap(name, x, "invFreq", invFreq);
+    FloatPointer base = offsetF32(x, offset);
+    if (backward) {
+      check(JalignNative.jalign_rope_backward(base, pos.i32(), invFreq.f32(), width, b, t, heads, headSize, ctx));
+    } else {
+      check(JalignNative.jalign_rope_forward(base, pos.i32(), invFreq.f32(), width, b, t, heads, headSize, ctx));
+    }
+  }
+
+  /** F, the intermediate width, of a fused gate/up projection gu (N, 2F). */
+  private static long swigluWidth(Tensor gu) {
+    if (gu.rank() < 1 || cols(gu) % 2 != 0) {
+      throw new IllegalArgumentException("gu must be (N, 2F) with an even last dimension, got "
+          + Arrays.toString(gu.shape()));
+    }
+    return cols(gu) / 2;
+  }
+
+  @Override
+  public void swigluForward(Tensor out, Tensor gu) {
+    tensor("out", out, DType.F32);
+    tensor("gu", gu, DType.F32);
+    long f = swigluWidth(gu), n = rows(gu);
+    numel("out", out, n * f);
+    noOverlap("out", out, "gu", gu);
+    check(JalignNative.jalign_swiglu_forward(out.f32(), gu.f32(), n, f, ctx));
+  }
+
+  @Override
+  public void swigluBackward(Tensor dgu, Tensor dout, Tensor gu) {
+    tensor("dgu", dgu, DType.F32);
+    tensor("dout", dout, DType.F32);
+    tensor("gu", gu, DType.F32);
+    long f = swigluWidth(gu), n = rows(gu);
+    sameNumel("dgu", dgu, "gu", gu);
+    numel("dout", dout, n * f);
+    noOverlap("dgu", dgu, "gu", gu);
+    noOverlap("dgu", dgu, "dout", dout);
+    check(JalignNative.jalign_swiglu_backward(dgu.f32(), dout.f32(), gu.f32(), n, f, ctx));
+  }
+
   @Override
   public void add(Tensor out, Tensor a, Tensor b) {
     tensor("out", out, DType.F32);

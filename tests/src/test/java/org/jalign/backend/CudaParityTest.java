@@ -62,6 +62,49 @@ class CudaParityTest {
     }
   }
 
+  /** RMSNorm forward and backward, RoPE on the q and k blocks of a fused projection and back, SwiGLU both ways. */
+  private static float[] llamaOps(Backend b, float[] x, float[] w, float[] g, float[] qkv, int[] pos, float[] inv,
+      float[] gu, int n, int c, int nh, int nkv, int hs) {
+    try (Scope s = Scope.open()) {
+      Tensor tx = b.fromArray(x, n, c), tw = b.fromArray(w, c), out = b.zeros(DType.F32, n, c);
+      Tensor rstd = b.zeros(DType.F32, n), dx = b.zeros(DType.F32, n, c), dw = b.zeros(DType.F32, c);
+      b.rmsNormForward(out, rstd, tx, tw, 1e-6f);
+      b.rmsNormBackward(dx, dw, b.fromArray(g, n, c), tx, tw, rstd);
+      int width = (nh + 2 * nkv) * hs;
+      Tensor tq = b.fromArray(qkv, 1, n, width), tp = b.fromArray(pos, 1, n), ti = b.fromArray(inv, hs / 2);
+      b.ropeForward(tq, 0, nh, hs, tp, ti);
+      b.ropeForward(tq, (long) nh * hs, nkv, hs, tp, ti);
+      Tensor rotated = b.zeros(DType.F32, 1, n, width);
+      b.copy(rotated, tq);
+      b.ropeBackward(tq, 0, nh + nkv, hs, tp, ti);
+      Tensor tgu = b.fromArray(gu, n, 2 * c), act = b.zeros(DType.F32, n, c), dgu = b.zeros(DType.F32, n, 2 * c);
+      b.swigluForward(act, tgu);
+      b.swigluBackward(dgu, b.fromArray(g, n, c), tgu);
+      java.util.List<float[]> parts = java.util.List.of(out.toFloatArray(), dx.toFloatArray(), dw.toFloatArray(),
+          rotated.toFloatArray(), tq.toFloatArray(), act.toFloatArray(), dgu.toFloatArray());
+      float[] all = new float[parts.stream().mapToInt(p -> p.length).sum()];
+      int off = 0;
+      for (float[] p : parts) {
+        System.arraycopy(p, 0, all, off, p.length);
+        off += p.length;
+      }
+      return all;
+    }
+  }
+
+  @Test
+  void rmsNormRopeSwigluAgree() {
+    SplittableRandom r = new SplittableRandom(4);
+    int n = 19, c = 133, nh = 4, nkv = 2, hs = 16;
+    float[] x = Ref.randn(r, n * c, 2), w = Ref.randn(r, c, 1), g = Ref.randn(r, n * c, 1);
+    float[] qkv = Ref.randn(r, n * (nh + 2 * nkv) * hs, 1), gu = Ref.randn(r, n * 2 * c, 3);
+    int[] pos = new int[n];
+    for (int i = 0; i < n; i++) pos[i] = i < 3 ? 1 : 1000 * i;
+    float[] inv = org.jalign.model.RopeConfig.of(500000, hs).invFreq();
+    Ref.assertClose("cuda vs cpu rmsnorm, rope, swiglu", llamaOps(cpu, x, w, g, qkv, pos, inv, gu, n, c, nh, nkv, hs),
+        llamaOps(cuda, x, w, g, qkv, pos, inv, gu, n, c, nh, nkv, hs), 1e-4, 1e-4);
+  }
+
   @Test
   void crossEntropyAndAdamwAgree() {
     SplittableRandom r = new SplittableRandom(2);

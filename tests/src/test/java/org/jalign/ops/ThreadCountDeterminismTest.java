@@ -20,7 +20,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The CPU kernels give the same bits whatever the thread count (1, 2 or 3 OpenMP threads): GEMM panels, the
- * attention backward's dQ partials and the gradient-norm sum are laid out by the shape and the machine, never by
+ * attention backward's dQ partials, the RMSNorm weight-gradient partials and the gradient-norm sum are laid out by the shape and the machine, never by
  * the current thread count. A run repeated with another {@code OMP_NUM_THREADS} reproduces its numbers.
  */
 class ThreadCountDeterminismTest {
@@ -85,6 +85,25 @@ class ThreadCountDeterminismTest {
           System.arraycopy(f, 0, all, off, f.length);
           off += f.length;
         }
+        return all;
+      }
+    });
+  }
+
+  @ParameterizedTest(name = "N={0} C={1}")
+  @CsvSource({"1000,257", "40,4096", "17,3"})
+  void rmsNormBackwardIsIndependentOfTheThreadCount(int n, int c) {
+    SplittableRandom r = new SplittableRandom(n * 7L + c);
+    float[] x = Ref.randn(r, n * c, 1), w = Ref.randn(r, c, 1), g = Ref.randn(r, n * c, 1);
+    sameBitsForEveryThreadCount("rmsnorm backward N=" + n + " C=" + c, () -> {
+      try (Scope s = Scope.open()) {
+        Tensor tx = CPU.fromArray(x, n, c), tw = CPU.fromArray(w, c), rstd = CPU.zeros(DType.F32, n);
+        CPU.rmsNormForward(CPU.zeros(DType.F32, n, c), rstd, tx, tw, 1e-5f);
+        Tensor dx = CPU.zeros(DType.F32, n, c), dw = CPU.zeros(DType.F32, c);
+        CPU.rmsNormBackward(dx, dw, CPU.fromArray(g, n, c), tx, tw, rstd);
+        float[] all = new float[c + n * c];
+        System.arraycopy(dw.toFloatArray(), 0, all, 0, c);
+        System.arraycopy(dx.toFloatArray(), 0, all, c, n * c);
         return all;
       }
     });

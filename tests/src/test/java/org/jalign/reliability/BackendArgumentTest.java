@@ -15,7 +15,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
 /**
- * The Java {@link Backend} rejects every kind of bad argument to the attention, sampling and loss ops before any
+ * The Java {@link Backend} rejects every kind of bad argument to the attention, Llama-family, sampling and loss ops
+ * before any
  * native code runs: wrong shapes, wrong dtypes, closed tensors, overlapping outputs, out-of-range ids. Each
  * rejection is an IllegalArgumentException (or IllegalStateException for a closed tensor) naming the argument.
  *
@@ -80,6 +81,56 @@ class BackendArgumentTest {
       dead.close();
       closed(() -> CPU.attentionForward(out, lse, dead, k, v, NH, null, null));
       closed(() -> CPU.attentionForward(dead, lse, q, k, v, NH, null, null));
+    }
+  }
+
+  @Test
+  void llamaOps() {
+    try (Scope s = Scope.open()) {
+      Tensor x = f32(B, T, C), out = f32(B, T, C), rstd = f32(B * T), w = f32(C);
+      CPU.rmsNormForward(out, rstd, x, w, 1e-6f); // the valid call works
+      bad("eps", () -> CPU.rmsNormForward(out, rstd, x, w, 0f));
+      bad("eps", () -> CPU.rmsNormForward(out, rstd, x, w, Float.NaN));
+      bad("weight", () -> CPU.rmsNormForward(out, rstd, x, f32(C + 1), 1e-6f));
+      bad("rstd", () -> CPU.rmsNormForward(out, f32(B * T + 1), x, w, 1e-6f));
+      bad("out", () -> CPU.rmsNormForward(f32(B, T, C + 1), rstd, x, w, 1e-6f));
+      bad("inp", () -> CPU.rmsNormForward(out, rstd, CPU.zeros(DType.I32, B, T, C), w, 1e-6f));
+      bad("weight", () -> CPU.rmsNormForward(out, rstd, x, null, 1e-6f));
+      Tensor dx = f32(B, T, C), dw = f32(C), dout = f32(B, T, C);
+      CPU.rmsNormBackward(dx, dw, dout, x, w, rstd);
+      bad("rstd", () -> CPU.rmsNormBackward(dx, dw, dout, x, w, null));
+      bad("dweight", () -> CPU.rmsNormBackward(dx, f32(C - 1), dout, x, w, rstd));
+      bad("overlap", () -> CPU.rmsNormBackward(dx, dw, dx, x, w, rstd));
+
+      Tensor qkv = f32(B, T, 3 * C), pos = i32(new int[B * T], B, T), inv = f32(HS / 2);
+      CPU.ropeForward(qkv, 0, NH, HS, pos, inv);
+      CPU.ropeBackward(qkv, C, NH, HS, pos, inv);
+      bad("even", () -> CPU.ropeForward(qkv, 0, NH, HS + 1, pos, f32((HS + 1) / 2)));
+      bad("fit", () -> CPU.ropeForward(qkv, 2 * C + 1, NH, HS, pos, inv));
+      bad("fit", () -> CPU.ropeForward(qkv, -1, NH, HS, pos, inv));
+      bad("heads", () -> CPU.ropeForward(qkv, 0, 0, HS, pos, inv));
+      bad("pos", () -> CPU.ropeForward(qkv, 0, NH, HS, i32(new int[B * T], T, B), inv));
+      bad("pos", () -> CPU.ropeForward(qkv, 0, NH, HS, f32(B, T), inv));
+      bad("invFreq", () -> CPU.ropeForward(qkv, 0, NH, HS, pos, f32(HS)));
+      bad("(B,T,W)", () -> CPU.ropeForward(f32(B * T, 3 * C), 0, NH, HS, pos, inv));
+      Tensor big = f32(B * T * 3 * C + HS);
+      bad("overlap", () -> CPU.ropeForward(big.slice(0, B, T, 3 * C), 0, NH, HS, pos,
+          big.slice(B * T * 3 * C - 1, HS / 2)));
+
+      Tensor gu = f32(B * T, 2 * C), act = f32(B * T, C), dgu = f32(B * T, 2 * C), dact = f32(B * T, C);
+      CPU.swigluForward(act, gu);
+      CPU.swigluBackward(dgu, dact, gu);
+      bad("gu", () -> CPU.swigluForward(act, f32(B * T, 2 * C + 1)));
+      bad("out", () -> CPU.swigluForward(f32(B * T, C + 1), gu));
+      bad("overlap", () -> CPU.swigluForward(gu.slice(0, B * T, C), gu));
+      bad("dout", () -> CPU.swigluBackward(dgu, f32(B * T, C - 1), gu));
+      bad("dgu", () -> CPU.swigluBackward(f32(B * T, C), dact, gu));
+      bad("overlap", () -> CPU.swigluBackward(gu, dact, gu));
+      Tensor dead = f32(B * T, 2 * C), deadX = dead.slice(0, B, T, C), deadQk = dead.slice(0, B, T, 2 * C);
+      dead.close();
+      closed(() -> CPU.swigluForward(act, dead));
+      closed(() -> CPU.rmsNormForward(out, rstd, deadX, w, 1e-6f));
+      closed(() -> CPU.ropeForward(deadQk, 0, NH, HS, pos, inv));
     }
   }
 

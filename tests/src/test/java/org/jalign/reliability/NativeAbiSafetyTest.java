@@ -94,6 +94,38 @@ class NativeAbiSafetyTest {
   }
 
   @Test
+  void llamaOps() {
+    rejected("rmsnorm NULL out", () -> jalign_rmsnorm_forward(null, f2, f, f, 4, 4, 1e-6f, ctx));
+    rejected("rmsnorm NULL ctx", () -> jalign_rmsnorm_forward(f, null, f2, f2, 4, 4, 1e-6f, null));
+    rejected("rmsnorm C=0", () -> jalign_rmsnorm_forward(f, null, f2, f2, 4, 0, 1e-6f, ctx));
+    rejected("rmsnorm N<0", () -> jalign_rmsnorm_forward(f, null, f2, f2, NEG, 4, 1e-6f, ctx));
+    rejected("rmsnorm N*C overflow", () -> jalign_rmsnorm_forward(f, null, f2, f2, HUGE, HUGE, 1e-6f, ctx));
+    rejected("rmsnorm eps 0", () -> jalign_rmsnorm_forward(f, null, f2, f2, 4, 4, 0f, ctx));
+    rejected("rmsnorm eps inf", () -> jalign_rmsnorm_forward(f, null, f2, f2, 4, 4, Float.POSITIVE_INFINITY, ctx));
+    rejected("rmsnorm eps NaN", () -> jalign_rmsnorm_forward(f, null, f2, f2, 4, 4, Float.NaN, ctx));
+    rejected("rmsnorm_backward NULL rstd", () -> jalign_rmsnorm_backward(f, f, f2, f2, f2, null, 4, 4, ctx));
+    rejected("rmsnorm_backward overflow", () -> jalign_rmsnorm_backward(f, f2, f2, f2, f2, f2, HUGE, HUGE, ctx));
+    rejected("rmsnorm_backward dinp == dout", () -> jalign_rmsnorm_backward(f, f2, f, f2, f2, f2, 4, 4, ctx));
+    rejected("rope NULL x", () -> jalign_rope_forward(null, ids, f2, 8, 1, 2, 2, 4, ctx));
+    rejected("rope NULL pos", () -> jalign_rope_forward(f, null, f2, 8, 1, 2, 2, 4, ctx));
+    rejected("rope NULL inv_freq", () -> jalign_rope_backward(f, ids, null, 8, 1, 2, 2, 4, ctx));
+    rejected("rope odd HS", () -> jalign_rope_forward(f, ids, f2, 10, 1, 2, 2, 5, ctx));
+    rejected("rope HS=0", () -> jalign_rope_forward(f, ids, f2, 8, 1, 2, 2, 0, ctx));
+    rejected("rope B<0", () -> jalign_rope_forward(f, ids, f2, 8, NEG, 2, 2, 4, ctx));
+    rejected("rope ld < H*HS", () -> jalign_rope_forward(f, ids, f2, 7, 1, 2, 2, 4, ctx));
+    rejected("rope H*HS overflow", () -> jalign_rope_forward(f, ids, f2, 8, 1, 2, HUGE, HUGE, ctx));
+    rejected("rope B*T*ld overflow", () -> jalign_rope_backward(f, ids, f2, HUGE, HUGE, 2, 1, 4, ctx));
+    rejected("rope NULL ctx", () -> jalign_rope_backward(f, ids, f2, 8, 1, 2, 2, 4, null));
+    rejected("swiglu NULL", () -> jalign_swiglu_forward(null, f2, 4, 4, ctx));
+    rejected("swiglu F=0", () -> jalign_swiglu_forward(f, f2, 4, 0, ctx));
+    rejected("swiglu overflow", () -> jalign_swiglu_forward(f, f2, HUGE, HUGE, ctx));
+    rejected("swiglu out == gu", () -> jalign_swiglu_forward(f, f, 4, 4, ctx));
+    rejected("swiglu_backward NULL dout", () -> jalign_swiglu_backward(f, null, f2, 4, 4, ctx));
+    rejected("swiglu_backward N<0", () -> jalign_swiglu_backward(f, f2, f2, NEG, 4, ctx));
+    rejected("swiglu_backward dgu == gu", () -> jalign_swiglu_backward(f, f2, f, 4, 4, ctx));
+  }
+
+  @Test
   void matmulAndElementwise() {
     rejected("matmul NULL", () -> jalign_matmul(null, null, null, null, 4, 4, 4, 0, 0, 0, ctx));
     rejected("matmul NULL ctx", () -> jalign_matmul(f, f2, f2, null, 4, 4, 4, 0, 0, 0, null));
