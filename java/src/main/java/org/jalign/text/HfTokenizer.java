@@ -237,8 +237,8 @@ public final class HfTokenizer implements Tokenizer {
                 int[] pre = {}, suf = {};
                 for (int i = 0; i < a.size(); i++) {
                     JsonElement step = a.get(i);
-                    if (step.isJsonObject() && "Sequence".equals(step.getAsJsonObject().has("type")
-                            ? String.valueOf(step.getAsJsonObject().get("type")) : null)) {
+                    if (step.isJsonObject() && StrictJson.isString(step.getAsJsonObject().get("type"))
+                            && step.getAsJsonObject().get("type").getAsString().equals("Sequence")) {
                         throw new TokenizerFormatException(where + ": nested post-processor Sequence is not supported");
                     }
                     int[][] ps = postProcessor(step, where + ".processors[" + i + "]");
