@@ -314,6 +314,22 @@ class HfTokenizerTest {
     }
 
     @Test
+    void fuzzSeedsOfEachFamilyLoadAndRoundTrip() throws IOException, java.net.URISyntaxException {
+        Path seeds = Path.of(getClass().getResource("/org/jalign/reliability/HfTokenizerJsonFuzzTestInputs/fuzz").toURI());
+        List<Path> hf;
+        try (var files = Files.list(seeds)) {
+            hf = files.filter(p -> p.getFileName().toString().startsWith("hf-")).sorted().toList();
+        }
+        assertEquals(5, hf.size());
+        for (Path p : hf) {
+            HfTokenizer t = HfTokenizer.load(p);
+            for (String s : List.of("hello world 123", "Hello world", "x  y\n\n日本 😀")) {
+                assertEquals(s, t.decode(t.encode(s)), () -> p + ": \"" + s + "\"");
+            }
+        }
+    }
+
+    @Test
     void existingGpt2LoaderIsUnchanged() throws IOException {
         // BpeTokenizer.fromHuggingFaceJson still refuses what it never supported, so its behaviour stays exact
         JsonObject f = sentencePieceFile(false, true);
