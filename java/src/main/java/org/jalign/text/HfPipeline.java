@@ -18,9 +18,9 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
 import org.jalign.text.HfText.Span;
 
 /**
@@ -494,11 +494,25 @@ final class HfPipeline {
         return p.has("String") ? p.get("String").getAsString() : null;
     }
 
+    /** Llama 3's pre-tokenizer regex (tiktoken's cl100k_base pattern). */
+    static final String LLAMA3_REGEX = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
+            + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+    /** Qwen2's: Llama 3's with single digits. */
+    static final String QWEN2_REGEX = LLAMA3_REGEX.replace("\\p{N}{1,3}", "\\p{N}");
+
     /**
-     * A {@code "pattern": {"String": s}} (literal) or {@code {"Regex": r}}. Regexes are the Oniguruma syntax the
-     * {@code tokenizers} library uses; the subset these files use means the same in java.util.regex with Unicode
-     * character classes ({@code \s} is Unicode White_Space, {@code (?i)} folds Unicode case).
+     * The regexes a file may use, compiled once. A regex in a tokenizer file is untrusted input, and an arbitrary
+     * one could take exponential time on some text; jalign accepts the ones of the model families it reads and
+     * refuses others. In java.util.regex with Unicode character classes they mean what they mean in the
+     * Oniguruma syntax of the {@code tokenizers} library ({@code \s} is Unicode White_Space, {@code (?i)} folds
+     * Unicode case).
      */
+    static final Map<String, Pattern> KNOWN_REGEXES = Map.of(
+            LLAMA3_REGEX, Pattern.compile(LLAMA3_REGEX, Pattern.UNICODE_CHARACTER_CLASS),
+            QWEN2_REGEX, Pattern.compile(QWEN2_REGEX, Pattern.UNICODE_CHARACTER_CLASS),
+            BpeTokenizer.GPT2_PATTERN, Pattern.compile(BpeTokenizer.GPT2_PATTERN, Pattern.UNICODE_CHARACTER_CLASS));
+
+    /** A {@code "pattern": {"String": s}} (literal) or {@code {"Regex": r}} (one of {@link #KNOWN_REGEXES}). */
     static Pattern pattern(JsonObject o, String where) {
         JsonObject p = object(o.get("pattern"), where + ".pattern");
         if (p.size() != 1) throw new TokenizerFormatException(where + ".pattern must have one key, String or Regex");
@@ -509,14 +523,12 @@ final class HfPipeline {
         }
         if (p.has("Regex")) {
             String r = string(p, "Regex", where + ".pattern");
-            if (r.length() > 4096) throw new TokenizerFormatException(where + ".pattern.Regex longer than 4096 chars");
-            try {
-                return Pattern.compile(r, Pattern.UNICODE_CHARACTER_CLASS);
-            } catch (PatternSyntaxException | StackOverflowError e) {
-                throw new TokenizerFormatException(where + ".pattern.Regex is not a valid regex: "
-                        + (e instanceof PatternSyntaxException ps ? ps.getDescription() + " near index " + ps.getIndex()
-                                : "nested too deep"));
+            Pattern known = KNOWN_REGEXES.get(r);
+            if (known == null) {
+                throw new TokenizerFormatException(where + ".pattern.Regex " + TokenizerJson.quoted(r, 120)
+                        + " is not a regex jalign knows (it reads those of GPT-2, Llama 3 and Qwen2)");
             }
+            return known;
         }
         throw new TokenizerFormatException(where + ".pattern must be {\"String\": ...} or {\"Regex\": ...}");
     }

@@ -51,6 +51,12 @@ final class TokenizerJson {
         return root.getAsJsonObject();
     }
 
+    /** A string for a message: JSON-quoted, cut to at most max chars. */
+    static String quoted(String s, int max) {
+        String q = s.length() > max ? s.substring(0, max) + "..." : s;
+        return new com.google.gson.Gson().toJson(q);
+    }
+
     static boolean isNull(JsonElement e) {
         return e == null || e.isJsonNull();
     }
