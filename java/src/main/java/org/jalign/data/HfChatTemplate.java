@@ -15,6 +15,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.jalign.text.HfTokenizer;
 import org.jalign.text.HfTokenizerConfig;
 import org.jalign.text.TokenizerFormatException;
@@ -28,7 +34,8 @@ import org.jalign.text.TokenizerFormatException;
  * <p>Template variables: {@code messages} (a list of {role, content}), {@code add_generation_prompt},
  * {@code bos_token}, {@code eos_token}, {@code pad_token}, {@code unk_token} where the configuration names them;
  * functions {@code raise_exception(message)} and {@code strftime_now(format)}. Templates cannot include other
- * files. Jinjava implements Jinja's syntax, tests and filters; Python string methods such as
+ * files, {@code range()} yields at most {@link #RANGE_BUDGET} numbers per rendering, and a rendering that takes
+ * longer than {@link #RENDER_TIMEOUT_MS} fails. Jinjava implements Jinja's syntax, tests and filters; Python string methods such as
  * {@code .startswith()} are not available ({@code .strip()} and {@code .replace()} are, being Java's too).
  *
  * <p>Mask: {@code trainable[t]} is true for the tokens of assistant message contents and the special token
@@ -47,6 +54,17 @@ public final class HfChatTemplate {
     private static final char OPEN = '\uE000', CLOSE = '\uE001';
     private static final long MAX_OUTPUT_CHARS = 64L << 20;
     private static final ThreadLocal<String> RAISED = new ThreadLocal<>();
+    /** How many numbers the range() calls of one rendering may produce together. */
+    public static final long RANGE_BUDGET = 100_000;
+    private static final ThreadLocal<String> LIMIT = new ThreadLocal<>();
+    private static final ThreadLocal<long[]> RANGE_LEFT = ThreadLocal.withInitial(() -> new long[1]);
+    /** Longest time one rendering may take. */
+    public static final long RENDER_TIMEOUT_MS = 10_000;
+    private static final ExecutorService WORKERS = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "jalign-chat-template");
+        t.setDaemon(true);
+        return t;
+    });
 
     private final HfTokenizer tokenizer;
     private final HfTokenizerConfig config;
@@ -75,12 +93,30 @@ public final class HfChatTemplate {
         });
         jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception",
                 HfChatTemplate.class, "raiseException", String.class));
+        jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "range",
+                HfChatTemplate.class, "range", Object.class, Object[].class));
         jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "strftime_now",
                 HfChatTemplate.class, "strftimeNow", String.class));
     }
 
     public HfTokenizer tokenizer() {
         return tokenizer;
+    }
+
+    /**
+     * Jinja's {@code range()}, with at most {@link #RANGE_BUDGET} numbers in all the calls of one rendering, so
+     * that nested loops stay bounded.
+     */
+    public static List<Integer> range(Object start, Object... rest) {
+        List<Integer> r = com.hubspot.jinjava.lib.fn.Functions.range(start, rest);
+        long[] left = RANGE_LEFT.get();
+        left[0] -= r.size();
+        if (left[0] < 0) {
+            String why = "range() would produce more than " + RANGE_BUDGET + " numbers in one rendering";
+            LIMIT.set(why);
+            throw new IllegalStateException(why);
+        }
+        return r;
     }
 
     /** Called by templates as {@code raise_exception(message)}. */
@@ -229,8 +265,31 @@ public final class HfChatTemplate {
         return best > 0 ? new int[] {span[0], j + best} : span;
     }
 
-    /** Renders; with strip non-null, assistant contents are wrapped in markers (and stripped first when strip). */
+    /**
+     * Renders on a worker thread, interrupted after {@link #RENDER_TIMEOUT_MS} (Jinjava checks for interruption at
+     * every node), so that a template looping for too long fails instead of hanging.
+     */
     private String renderWith(List<ChatMessage> messages, boolean addGenerationPrompt, Boolean strip) {
+        Future<String> f = WORKERS.submit(() -> renderNow(messages, addGenerationPrompt, strip));
+        try {
+            return f.get(RENDER_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            f.cancel(true);
+            throw failure("took longer than " + RENDER_TIMEOUT_MS + " ms", null);
+        } catch (InterruptedException e) {
+            f.cancel(true);
+            Thread.currentThread().interrupt();
+            throw failure("interrupted", e);
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof RuntimeException r) throw r;
+            if (c instanceof StackOverflowError) throw failure("nested too deep", null);
+            throw failure(String.valueOf(c), c);
+        }
+    }
+
+    /** Renders; with strip non-null, assistant contents are wrapped in markers (and stripped first when strip). */
+    private String renderNow(List<ChatMessage> messages, boolean addGenerationPrompt, Boolean strip) {
         List<Map<String, Object>> msgs = new ArrayList<>(messages.size());
         for (ChatMessage m : messages) {
             Map<String, Object> o = new LinkedHashMap<>();
@@ -248,6 +307,8 @@ public final class HfChatTemplate {
         config.padToken().ifPresent(v -> ctx.put("pad_token", v));
         config.unkToken().ifPresent(v -> ctx.put("unk_token", v));
         RAISED.remove();
+        RANGE_LEFT.get()[0] = RANGE_BUDGET;
+        LIMIT.remove();
         RenderResult r;
         try {
             r = jinjava.renderForResult(template, ctx);
@@ -255,12 +316,13 @@ public final class HfChatTemplate {
             throw failure(e.getMessage(), e);
         } catch (StackOverflowError e) {
             throw failure("nested too deep", null);
-        } finally {
-            if (RAISED.get() == null) RAISED.remove();
         }
         String raised = RAISED.get();
         RAISED.remove();
         if (raised != null) throw new TokenizerFormatException(config.file() + ": chat_template raised an exception: " + raised);
+        String limit = LIMIT.get();
+        LIMIT.remove();
+        if (limit != null) throw failure(limit, null);
         List<String> fatal = new ArrayList<>();
         for (TemplateError e : r.getErrors()) {
             if (e.getSeverity() == TemplateError.ErrorType.FATAL) {

@@ -169,6 +169,15 @@ class HfChatTemplateTest {
         HfChatTemplate inc = new HfChatTemplate(sentencePiece, HfTokenizerConfig.load(include));
         assertThrows(TokenizerFormatException.class, () -> inc.renderText(List.of(ChatMessage.user("a")), true));
 
+        Path loops = dir.resolve("loops-tokenizer_config.json");
+        Files.writeString(loops, "{\"chat_template\": \"{% for i in range(1000) %}{% for j in range(1000) %}{% for k in range(1000) %}"
+                + "{% endfor %}{% endfor %}{% endfor %}\"}");
+        HfChatTemplate slow = new HfChatTemplate(sentencePiece, HfTokenizerConfig.load(loops));
+        long t0 = System.nanoTime();
+        x = assertThrows(TokenizerFormatException.class, () -> slow.renderText(List.of(ChatMessage.user("a")), true));
+        assertTrue(x.getMessage().contains(loops.toString()) && x.getMessage().contains("range()"), x.getMessage());
+        assertTrue(System.nanoTime() - t0 < HfChatTemplate.RENDER_TIMEOUT_MS * 1_000_000L, "stopped by the range budget");
+
         Path badToken = dir.resolve("bad-tokenizer_config.json");
         Files.writeString(badToken, "{\"eos_token\": 3}");
         x = assertThrows(TokenizerFormatException.class, () -> HfTokenizerConfig.load(badToken));
