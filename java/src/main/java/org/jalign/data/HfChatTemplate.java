@@ -35,8 +35,10 @@ import org.jalign.text.TokenizerFormatException;
  * {@code bos_token}, {@code eos_token}, {@code pad_token}, {@code unk_token} where the configuration names them;
  * functions {@code raise_exception(message)} and {@code strftime_now(format)}. Templates cannot include other
  * files, {@code range()} yields at most {@link #RANGE_BUDGET} numbers per rendering, and a rendering that takes
- * longer than {@link #RENDER_TIMEOUT_MS} fails. Jinjava implements Jinja's syntax, tests and filters; Python string methods such as
- * {@code .startswith()} are not available ({@code .strip()} and {@code .replace()} are, being Java's too).
+ * longer than {@link #RENDER_TIMEOUT_MS} fails. Jinjava implements Jinja's syntax, tests and filters; of the Python string methods,
+ * {@code .strip() .replace() .split()} are Java's too and {@code .startswith() .endswith() .upper() .lower()}
+ * and argument-less {@code .lstrip() .rstrip()} are mapped to theirs (see {@link #pythonStringMethods}); others,
+ * and transformers' {@code {% generation %}} blocks, are not available.
  *
  * <p>Mask: {@code trainable[t]} is true for the tokens of assistant message contents and the special token
  * (with any whitespace before it) that the template puts right after each one, e.g. Llama 3's
@@ -77,9 +79,9 @@ public final class HfChatTemplate {
     public HfChatTemplate(HfTokenizer tokenizer, HfTokenizerConfig config) {
         this.tokenizer = tokenizer;
         this.config = config;
-        this.template = config.chatTemplate().orElseThrow(() -> new TokenizerFormatException(config.file()
+        this.template = pythonStringMethods(config.chatTemplate().orElseThrow(() -> new TokenizerFormatException(config.file()
                 + ": no chat_template" + (config.chatTemplates().isEmpty() ? "" : " named \"default\" (has "
-                + config.chatTemplates().keySet() + ")")));
+                + config.chatTemplates().keySet() + ")"))));
         // Jinja's own semantics where Jinjava keeps older behaviour by default: whitespace control on {{- -}},
         // Python operator precedence, map keys and loop values as Jinja has them
         LegacyOverrides jinja = LegacyOverrides.newBuilder().withUseTrimmingForNotesAndExpressions(true)
@@ -101,6 +103,34 @@ public final class HfChatTemplate {
 
     public HfTokenizer tokenizer() {
         return tokenizer;
+    }
+
+    private static final java.util.regex.Pattern PY_METHOD =
+            java.util.regex.Pattern.compile("\\.(startswith|endswith)\\(|\\.(upper|lower|lstrip|rstrip)\\(\\s*\\)");
+
+    /**
+     * Template source with the Python string methods templates call spelled as the Java ones Jinjava resolves:
+     * {@code .startswith(} → {@code .startsWith(}, {@code .endswith(} → {@code .endsWith(}, {@code .upper()},
+     * {@code .lower()}, and argument-less {@code .lstrip()} / {@code .rstrip()} → {@code .stripLeading()} /
+     * {@code .stripTrailing()}. ({@code .strip()}, {@code .replace()} and {@code .split()} exist in Java.)
+     */
+    static String pythonStringMethods(String template) {
+        java.util.regex.Matcher m = PY_METHOD.matcher(template);
+        StringBuilder sb = new StringBuilder(template.length());
+        while (m.find()) {
+            String name = m.group(1) != null ? m.group(1) : m.group(2);
+            String replacement = switch (name) {
+                case "startswith" -> ".startsWith(";
+                case "endswith" -> ".endsWith(";
+                case "upper" -> ".toUpperCase()";
+                case "lower" -> ".toLowerCase()";
+                case "lstrip" -> ".stripLeading()";
+                default -> ".stripTrailing()";
+            };
+            m.appendReplacement(sb, java.util.regex.Matcher.quoteReplacement(replacement));
+        }
+        m.appendTail(sb);
+        return sb.toString();
     }
 
     /**

@@ -152,6 +152,18 @@ class HfChatTemplateTest {
     }
 
     @Test
+    void pythonStringMethods() throws IOException {
+        Path p = dir.resolve("py-tokenizer_config.json");
+        String tpl = "{%- for m in messages %}{%- if m.content.startswith('<think>') %}T{% endif %}"
+                + "{%- if m.content.endswith('!') %}E{% endif %}{{ m.role.upper() }}:{{ m.content.lower() }}"
+                + "[{{ m.content.lstrip() }}|{{ m.content.rstrip() }}|{{ m.content.strip() }}]{% endfor %}";
+        Files.writeString(p, "{\"chat_template\": " + HfFiles.quote(tpl) + "}");
+        HfChatTemplate t = new HfChatTemplate(sentencePiece, HfTokenizerConfig.load(p));
+        assertEquals("TEUSER:<think> hi![<think> Hi!|<think> Hi!|<think> Hi!]ASSISTANT:  x  [x  |  x|x]",
+                t.renderText(List.of(ChatMessage.user("<think> Hi!"), ChatMessage.assistant("  x  ")), false));
+    }
+
+    @Test
     void badTemplatesNameTheFile() throws IOException {
         HfTokenizerConfig c = config("syntax-error-tokenizer_config.json");
         HfChatTemplate tpl = new HfChatTemplate(sentencePiece, c);
