@@ -5,7 +5,12 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import com.google.gson.Gson;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import org.jalign.text.BpeTokenizer;
+import org.jalign.text.HfTokenizer;
 import org.jalign.text.Tokenizer;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -23,6 +28,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * <ul>
  *   <li>{@code regexSplit} (baseline): only GPT-2's pre-tokenisation, with java.util.regex;</li>
  *   <li>{@code encode}: the whole BpeTokenizer.encode (hand-written pre-tokenizer + BPE + cache), 2k vocabulary;</li>
+ *   <li>{@code encodeLlama3}: HfTokenizer.encode of a Llama-3-shaped tokenizer.json (Split with Llama 3's regex in
+ *       java.util.regex, ByteLevel, ignore_merges) over the same 2k vocabulary and merges;</li>
  *   <li>{@code train2k}: BPE training of a 2048-token vocabulary on the same 1 MB.</li>
  * </ul>
  */
@@ -37,13 +44,52 @@ public class TokenizerBench {
 
     String text;
     BpeTokenizer tok;
+    HfTokenizer llama3;
     Pattern regex;
+
+    /** Llama 3's pre-tokenizer regex. */
+    static final String LLAMA3_REGEX = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
+            + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
     @Setup
     public void setup() {
         text = corpus(1, TEXT_BYTES);
         tok = BpeTokenizer.train(text, 2048, Tokenizer.STANDARD_SPECIALS);
         regex = Pattern.compile(BpeTokenizer.GPT2_PATTERN, Pattern.UNICODE_CHARACTER_CLASS);
+        llama3 = HfTokenizer.parse(llama3Json(tok), "llama3-shaped tokenizer.json");
+    }
+
+    /** A Llama-3-shaped tokenizer.json with the vocabulary and merges of a trained BpeTokenizer. */
+    static String llama3Json(BpeTokenizer t) {
+        JsonObject vocab = new JsonObject();
+        JsonArray added = new JsonArray();
+        for (int id = 0; id < t.vocabSize(); id++) {
+            if (t.isSpecial(id)) {
+                JsonObject a = new JsonObject();
+                a.addProperty("id", id);
+                a.addProperty("content", t.tokenText(id));
+                a.addProperty("special", true);
+                a.addProperty("normalized", false);
+                added.add(a);
+            } else {
+                vocab.addProperty(t.tokenText(id), id);
+            }
+        }
+        JsonArray merges = new JsonArray();
+        for (String m : t.mergeLines()) merges.add(m);
+        JsonObject model = new JsonObject();
+        model.addProperty("type", "BPE");
+        model.addProperty("ignore_merges", true);
+        model.add("vocab", vocab);
+        model.add("merges", merges);
+        JsonObject root = new JsonObject();
+        root.add("added_tokens", added);
+        root.add("pre_tokenizer", JsonParser.parseString("{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\","
+                + " \"pattern\": {\"Regex\": " + new Gson().toJson(LLAMA3_REGEX) + "}, \"behavior\": \"Isolated\", \"invert\": false},"
+                + " {\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": false}]}"));
+        root.add("decoder", JsonParser.parseString("{\"type\": \"ByteLevel\"}"));
+        root.add("model", model);
+        return new Gson().toJson(root);
     }
 
     @Benchmark
@@ -57,6 +103,11 @@ public class TokenizerBench {
     @Benchmark
     public int encode() {
         return tok.encode(text).length;
+    }
+
+    @Benchmark
+    public int encodeLlama3() {
+        return llama3.encode(text).length;
     }
 
     @Benchmark

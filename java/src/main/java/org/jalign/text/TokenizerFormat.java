@@ -17,7 +17,7 @@ import java.util.zip.CRC32;
  * <pre>
  *   magic    4 bytes  "JTOK"
  *   version  u16      1
- *   type     u8       1 = ByteTokenizer, 2 = BpeTokenizer
+ *   type     u8       1 = ByteTokenizer, 2 = BpeTokenizer, 3 = HfTokenizer
  *   length   u32      payload length in bytes
  *   payload  ...      type-specific, below
  *   crc      u32      CRC-32 of every byte before it
@@ -29,6 +29,7 @@ import java.util.zip.CRC32;
  *     V × (u8 kind, u32 n, n bytes)   kind 0 = unused (n = 0), 1 = raw token bytes, 2 = special (UTF-8)
  *     u32 M               number of merges
  *     M × (u32 a, u32 b, u32 result)  in rank order
+ *   HfTokenizer payload: u32 n, n bytes   the UTF-8 tokenizer.json text
  * </pre>
  * Readers check every length against the bytes left before allocating, and the CRC, and reject unknown
  * versions and types with a message saying which.
@@ -38,6 +39,7 @@ public final class TokenizerFormat {
     static final int VERSION = 1;
     static final int TYPE_BYTE = 1;
     static final int TYPE_BPE = 2;
+    static final int TYPE_HF = 3;
     static final int PRETOKENIZER_GPT2 = 1;
 
     private TokenizerFormat() {}
@@ -75,6 +77,10 @@ public final class TokenizerFormat {
                 out.writeInt(m[2]);
             }
         });
+    }
+
+    static byte[] writeHf(String tokenizerJson) {
+        return frame(TYPE_HF, out -> writeBytes(out, tokenizerJson.getBytes(StandardCharsets.UTF_8)));
     }
 
     private interface Body {
@@ -136,6 +142,7 @@ public final class TokenizerFormat {
         switch (type) {
             case TYPE_BYTE -> t = readByte(r);
             case TYPE_BPE -> t = readBpe(r);
+            case TYPE_HF -> t = HfTokenizer.parse(r.utf8("tokenizer.json text"), "stored tokenizer.json");
             default -> throw new TokenizerFormatException("unknown tokenizer type " + type);
         }
         if (r.buf.hasRemaining()) {

@@ -8,6 +8,10 @@
  *   <li>{@link org.jalign.text.BpeTokenizer} — byte-level BPE exactly as GPT-2 does it: train one on your
  *       corpus, or load GPT-2's vocab.json + merges.txt or a Hugging Face tokenizer.json.</li>
  *   <li>{@link org.jalign.text.ByteTokenizer} — one id per byte, for tiny models and tests.</li>
+ *   <li>{@link org.jalign.text.HfTokenizer} — a Hugging Face tokenizer.json with a BPE model (Llama 3, SmolLM2,
+ *       Qwen2.5, Mistral, TinyLlama, GPT-2), run as the {@code tokenizers} library does;
+ *       {@link org.jalign.text.HfTokenizerConfig} reads the tokenizer_config.json beside it, whose chat template
+ *       {@link org.jalign.data.HfChatTemplate} renders.</li>
  * </ul>
  *
  * <pre>{@code
