@@ -3,13 +3,7 @@ package org.jalign.text;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -31,10 +25,10 @@ final class BpeLoaders {
      * {@link Tokenizer#STANDARD_SPECIALS} (GPT-2 has {@code <|endoftext|>}) become special tokens.
      */
     static BpeTokenizer fromGpt2Files(Path vocabJson, Path mergesTxt) throws IOException {
-        Map<String, Integer> vocab = readVocab(parseJsonFile(vocabJson), vocabJson, "");
+        Map<String, Integer> vocab = readVocab(TokenizerJson.parseObject(TokenizerJson.readText(vocabJson), vocabJson.toString()), vocabJson, "");
         List<String[]> merges = new ArrayList<>();
         List<Integer> mergeLines = new ArrayList<>();
-        String[] lines = readUtf8(mergesTxt).split("\n", -1);
+        String[] lines = TokenizerJson.readText(mergesTxt).split("\n", -1);
         for (int i = 0; i < lines.length; i++) {
             String line = lines[i].endsWith("\r") ? lines[i].substring(0, lines[i].length() - 1) : lines[i];
             if (line.isEmpty() || (i == 0 && line.startsWith("#version"))) continue;
@@ -60,7 +54,7 @@ final class BpeLoaders {
      * exactly that pipeline. Anything else is rejected with a message saying which field is unsupported.
      */
     static BpeTokenizer fromHuggingFaceJson(Path file) throws IOException {
-        JsonElement root = parseJsonFile(file);
+        JsonElement root = TokenizerJson.parseObject(TokenizerJson.readText(file), file.toString());
         String f = file.toString();
         if (!root.isJsonObject()) throw new TokenizerFormatException(f + ": top level must be an object");
         JsonObject o = root.getAsJsonObject();
@@ -245,25 +239,5 @@ final class BpeLoaders {
     private static String typeOf(JsonElement e) {
         return e.isJsonObject() && e.getAsJsonObject().has("type") ? e.getAsJsonObject().get("type").toString()
                 : StrictJson.typeName(e);
-    }
-
-    private static JsonElement parseJsonFile(Path file) throws IOException {
-        String text = readUtf8(file);
-        try {
-            return StrictJson.parse(text);
-        } catch (JsonParseException e) {
-            throw new TokenizerFormatException(file + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static String readUtf8(Path file) throws IOException {
-        byte[] b = Files.readAllBytes(file);
-        try {
-            String s = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(b)).toString();
-            return s.startsWith("\uFEFF") ? s.substring(1) : s;
-        } catch (CharacterCodingException e) {
-            throw new TokenizerFormatException(file + ": not valid UTF-8");
-        }
     }
 }

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import org.jalign.io.JsonConfig;
 import org.jalign.io.StrictJson;
 
 /**
@@ -15,7 +16,7 @@ import org.jalign.io.StrictJson;
  * {@code eos_token}, {@code pad_token}, {@code unk_token} (each a string or an AddedToken object with
  * {@code content}), {@code add_bos_token} / {@code add_eos_token}, and {@code chat_template}: one template
  * string, or a list of {@code {"name", "template"}} objects of which the one named "default" is used. Every
- * problem is a {@link TokenizerFormatException} naming the file and the field.
+ * problem is a {@link JsonConfig.JsonConfigException} naming the file and the key.
  */
 public final class HfTokenizerConfig {
     private final String file;
@@ -23,52 +24,50 @@ public final class HfTokenizerConfig {
     private final Boolean addBosToken, addEosToken;
     private final Map<String, String> templates;
 
-    private HfTokenizerConfig(String file, JsonObject o) {
-        this.file = file;
-        bosToken = token(o, "bos_token");
-        eosToken = token(o, "eos_token");
-        padToken = token(o, "pad_token");
-        unkToken = token(o, "unk_token");
-        addBosToken = TokenizerJson.isNull(o.get("add_bos_token")) ? null : TokenizerJson.optBool(o, "add_bos_token", file, false);
-        addEosToken = TokenizerJson.isNull(o.get("add_eos_token")) ? null : TokenizerJson.optBool(o, "add_eos_token", file, false);
+    private HfTokenizerConfig(JsonConfig c) throws IOException {
+        this.file = c.file().toString();
+        bosToken = token(c, "bos_token");
+        eosToken = token(c, "eos_token");
+        padToken = token(c, "pad_token");
+        unkToken = token(c, "unk_token");
+        addBosToken = c.has("add_bos_token") ? c.getBoolean("add_bos_token", false) : null;
+        addEosToken = c.has("add_eos_token") ? c.getBoolean("add_eos_token", false) : null;
         templates = new LinkedHashMap<>();
-        JsonElement t = o.get("chat_template");
-        if (TokenizerJson.isNull(t)) return;
-        if (StrictJson.isString(t)) {
-            templates.put("default", t.getAsString());
-        } else if (t.isJsonArray()) {
-            JsonArray a = t.getAsJsonArray();
+        Optional<JsonElement> t = c.raw("chat_template");
+        if (t.isEmpty()) return;
+        if (StrictJson.isString(t.get())) {
+            templates.put("default", t.get().getAsString());
+        } else if (t.get().isJsonArray()) {
+            JsonArray a = t.get().getAsJsonArray();
             for (int i = 0; i < a.size(); i++) {
-                String w = file + ": chat_template[" + i + "]";
-                JsonObject e = TokenizerJson.object(a.get(i), w);
-                String name = TokenizerJson.string(e, "name", w);
-                if (templates.put(name, TokenizerJson.string(e, "template", w)) != null) {
-                    throw new TokenizerFormatException(w + ": a second template named \"" + name + "\"");
+                String w = "chat_template[" + i + "]";
+                if (!a.get(i).isJsonObject()) throw c.error(w, "must be an object {name, template}");
+                JsonObject e = a.get(i).getAsJsonObject();
+                if (!StrictJson.isString(e.get("name")) || !StrictJson.isString(e.get("template"))) {
+                    throw c.error(w, "must have string fields \"name\" and \"template\"");
+                }
+                String name = e.get("name").getAsString();
+                if (templates.put(name, e.get("template").getAsString()) != null) {
+                    throw c.error(w, "is a second template named \"" + name + "\"");
                 }
             }
         } else {
-            throw new TokenizerFormatException(file + ": chat_template must be a string or a list of {name, template}, got "
-                    + StrictJson.typeName(t));
+            throw c.error("chat_template", "must be a string or a list of {name, template}, got "
+                    + StrictJson.typeName(t.get()));
         }
     }
 
-    /** Loads a tokenizer_config.json. */
+    /** Loads a tokenizer_config.json (read by {@link JsonConfig}: errors name the file and the key). */
     public static HfTokenizerConfig load(Path tokenizerConfigJson) throws IOException {
-        return parse(TokenizerJson.readText(tokenizerConfigJson), tokenizerConfigJson.toString());
+        return new HfTokenizerConfig(JsonConfig.read(tokenizerConfigJson));
     }
 
-    /** Parses tokenizer_config.json text; {@code name} (usually the file) starts every error message. */
-    public static HfTokenizerConfig parse(String json, String name) {
-        return new HfTokenizerConfig(name, TokenizerJson.parseObject(json, name));
-    }
-
-    private String token(JsonObject o, String key) {
-        JsonElement e = o.get(key);
-        if (TokenizerJson.isNull(e)) return null;
-        if (StrictJson.isString(e)) return e.getAsString();
-        if (e.isJsonObject()) return TokenizerJson.string(e.getAsJsonObject(), "content", file + ": " + key);
-        throw new TokenizerFormatException(file + ": " + key + " must be a string or an object with \"content\", got "
-                + StrictJson.typeName(e));
+    private static String token(JsonConfig c, String key) throws IOException {
+        Optional<JsonElement> e = c.raw(key);
+        if (e.isEmpty()) return null;
+        if (StrictJson.isString(e.get())) return e.get().getAsString();
+        if (e.get().isJsonObject()) return c.getObject(key).orElseThrow().getString("content");
+        throw c.error(key, "must be a string or an object with \"content\", got " + StrictJson.typeName(e.get()));
     }
 
     /** The file this configuration came from, for messages. */

@@ -4,12 +4,8 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
+import org.jalign.io.JsonConfig;
 import org.jalign.io.StrictJson;
 
 /**
@@ -23,19 +19,12 @@ final class TokenizerJson {
 
     private TokenizerJson() {}
 
-    /** Reads a file as strict UTF-8 (a leading BOM is dropped). */
+    /** Reads a file as strict UTF-8 (a leading BOM is dropped), as every JSON file is read ({@link JsonConfig}). */
     static String readText(Path file) throws IOException {
-        long size = Files.size(file);
-        if (size > MAX_FILE_BYTES) {
-            throw new TokenizerFormatException(file + ": " + size + " bytes, more than the " + MAX_FILE_BYTES + " allowed");
-        }
-        byte[] b = Files.readAllBytes(file);
         try {
-            String s = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(b)).toString();
-            return s.startsWith("\uFEFF") ? s.substring(1) : s;
-        } catch (CharacterCodingException e) {
-            throw new TokenizerFormatException(file + ": not valid UTF-8");
+            return JsonConfig.readUtf8(file, MAX_FILE_BYTES);
+        } catch (JsonConfig.JsonConfigException e) {
+            throw new TokenizerFormatException(e.getMessage(), e);
         }
     }
 
