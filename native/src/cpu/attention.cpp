@@ -178,56 +178,69 @@ void kvcache_append(float* k_cache, float* v_cache, const float* k, const float*
   }
 }
 
-// One query row against the cache: scores, softmax and the weighted sum of values, row by row.
+// Query rows against the cache, row by row: scores, softmax and the weighted sum of values. The G = NH/NKV
+// query heads of one kv head are done together, so each cached K/V row is read once per group (decode is bound
+// by reading the cache); every head's arithmetic is the same as on its own.
 static void kvcache_rows(float* out, const float* q, const float* k_cache, const float* v_cache, int64_t ld,
                          int64_t B, int64_t Tq, int64_t NH, int64_t NKV, int64_t HS, int64_t maxT, int64_t pos,
                          const int32_t* kv_start) {
   const int64_t C = NH * HS, CK = NKV * HS, G = NH / NKV;
+  const int64_t len = pos + Tq > 0 ? pos + Tq : 1;  // longest key range
   const float scale = (float)(1.0 / std::sqrt((double)HS));
 #pragma omp parallel
   {
-    std::vector<float> sc(pos + Tq > 0 ? pos + Tq : 1);
-    std::vector<float> acc(HS);
+    std::vector<float> sc(G * len), acc(G * HS), mx(G), sum(G);
 #pragma omp for schedule(static)
-    for (int64_t x = 0; x < B * NH * Tq; ++x) {
-      const int64_t b = x / (NH * Tq), h = (x / Tq) % NH, t = x % Tq;
-      float* o = out + (b * Tq + t) * C + h * HS;
+    for (int64_t x = 0; x < B * NKV * Tq; ++x) {
+      const int64_t b = x / (NKV * Tq), kvh = (x / Tq) % NKV, t = x % Tq;
+      float* o = out + (b * Tq + t) * C + kvh * G * HS;  // the group's G heads are adjacent
       int64_t ks = kv_start ? kv_start[b] : 0;
       ks = std::max<int64_t>(ks, 0);
       const int64_t kend = pos + t + 1;  // exclusive
       if (kend <= ks) {
-        std::memset(o, 0, sizeof(float) * HS);
+        std::memset(o, 0, sizeof(float) * G * HS);
         continue;
       }
-      const float* qr = q + b * Tq * ld + t * ld + h * HS;
-      const float* kb = k_cache + b * maxT * CK + (h / G) * HS;
-      const float* vb = v_cache + b * maxT * CK + (h / G) * HS;
-      float mx = -INFINITY;
+      const float* qr = q + b * Tq * ld + t * ld + kvh * G * HS;
+      const float* kb = k_cache + b * maxT * CK + kvh * HS;
+      const float* vb = v_cache + b * maxT * CK + kvh * HS;
+      std::fill(mx.begin(), mx.end(), -INFINITY);
       for (int64_t j = ks; j < kend; ++j) {
         const float* kr = kb + j * CK;
-        float s = 0.f;
+        for (int64_t g = 0; g < G; ++g) {
+          const float* qg = qr + g * HS;
+          float s = 0.f;
 #pragma omp simd reduction(+ : s)
-        for (int64_t d = 0; d < HS; ++d) s += qr[d] * kr[d];
-        s *= scale;
-        sc[j - ks] = s;
-        mx = std::max(mx, s);
+          for (int64_t d = 0; d < HS; ++d) s += qg[d] * kr[d];
+          s *= scale;
+          sc[g * len + j - ks] = s;
+          mx[g] = std::max(mx[g], s);
+        }
       }
-      float sum = 0.f;
-      for (int64_t j = ks; j < kend; ++j) {
-        const float e = std::exp(sc[j - ks] - mx);
-        sc[j - ks] = e;
-        sum += e;
+      for (int64_t g = 0; g < G; ++g) {
+        float* sg = sc.data() + g * len;
+        float total = 0.f;
+        for (int64_t j = ks; j < kend; ++j) {
+          const float e = std::exp(sg[j - ks] - mx[g]);
+          sg[j - ks] = e;
+          total += e;
+        }
+        sum[g] = total;
       }
       std::fill(acc.begin(), acc.end(), 0.f);
-      float* a = acc.data();
       for (int64_t j = ks; j < kend; ++j) {
-        const float pj = sc[j - ks];
         const float* vr = vb + j * CK;
+        for (int64_t g = 0; g < G; ++g) {
+          const float pj = sc[g * len + j - ks];
+          float* a = acc.data() + g * HS;
 #pragma omp simd
-        for (int64_t d = 0; d < HS; ++d) a[d] += pj * vr[d];
+          for (int64_t d = 0; d < HS; ++d) a[d] += pj * vr[d];
+        }
       }
-      const float inv = 1.f / sum;
-      for (int64_t d = 0; d < HS; ++d) o[d] = a[d] * inv;
+      for (int64_t g = 0; g < G; ++g) {
+        const float inv = 1.f / sum[g];
+        for (int64_t d = 0; d < HS; ++d) o[g * HS + d] = acc[g * HS + d] * inv;
+      }
     }
   }
 }
