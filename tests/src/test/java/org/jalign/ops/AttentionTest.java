@@ -239,7 +239,39 @@ class AttentionTest {
     }
   }
 
-  /** The repeated-K/V reference itself: the single kv head of a multi-query model equals an MHA with equal heads. */
+  /**
+   * The bf16 entry points take the same grouped-query layout (the CPU converts and runs the fp32 kernels): out and
+   * dqkv within bf16 rounding of the fp32 results on the same bf16-rounded inputs.
+   */
+  @Test
+  void groupedQueryBf16MatchesF32OnTheSameInputs() {
+    int b = 2, t = 33, nh = 6, nkv = 2, hs = 32, c = nh * hs, ld = (nh + 2 * nkv) * hs, rows = b * t;
+    SplittableRandom r = new SplittableRandom(17);
+    try (Scope s = Scope.open()) {
+      Tensor x32 = CPU.fromArray(Ref.randn(r, rows * ld, 1), b, t, ld), x16 = CPU.zeros(DType.BF16, b, t, ld);
+      Tensor g32 = CPU.fromArray(Ref.randn(r, rows * c, 1), b, t, c), g16 = CPU.zeros(DType.BF16, b, t, c);
+      CPU.convert(x16, x32);
+      CPU.convert(x32, x16); // the fp32 path sees the bf16-rounded inputs
+      CPU.convert(g16, g32);
+      CPU.convert(g32, g16);
+      Tensor st = CPU.fromArray(new int[] {0, 5}, b);
+      Tensor o32 = CPU.zeros(DType.F32, b, t, c), o16 = CPU.zeros(DType.BF16, b, t, c);
+      Tensor l32 = CPU.zeros(DType.F32, b, nh, t), l16 = CPU.zeros(DType.F32, b, nh, t);
+      CPU.attentionForwardQkv(o32, l32, x32, nh, nkv, st, null);
+      CPU.attentionForwardQkv(o16, l16, x16, nh, nkv, st, null);
+      Tensor d32 = CPU.zeros(DType.F32, b, t, ld), d16 = CPU.zeros(DType.BF16, b, t, ld);
+      CPU.attentionBackwardQkv(d32, g32, o32, l32, x32, nh, nkv, st, null);
+      CPU.attentionBackwardQkv(d16, g16, o16, l16, x16, nh, nkv, st, null);
+      Tensor o16f = CPU.zeros(DType.F32, b, t, c), d16f = CPU.zeros(DType.F32, b, t, ld);
+      CPU.convert(o16f, o16);
+      CPU.convert(d16f, d16);
+      Ref.assertClose("bf16 out", plus(o32.toFloatArray(), new double[rows * c]), o16f.toFloatArray(), 1e-2, 1e-2);
+      Ref.assertClose("bf16 lse", plus(l32.toFloatArray(), new double[b * nh * t]), l16.toFloatArray(), 1e-5, 1e-5);
+      Ref.assertClose("bf16 dqkv", plus(d32.toFloatArray(), new double[rows * ld]), d16f.toFloatArray(), 2e-2, 2e-2);
+    }
+  }
+
+  /** repeatKv itself: kv head h is repeated G times in a row (query head h reads kv head h / G). */
   @Test
   void repeatKvFollowsHuggingFaceOrder() {
     float[] x = {1, 2, 3, 4}; // rows = 1, NKV = 2, HS = 2
