@@ -195,7 +195,24 @@ public final class BpeTokenizer implements Tokenizer {
         int n = bytes.length;
         int[] sym = new int[n];
         for (int i = 0; i < n; i++) sym[i] = byteToId[bytes[i] & 0xFF];
-        if (n < 2) return sym;
+        int alive = mergeInPlace(sym, null, n, mergeRank, mergeResult);
+        if (alive == n) return sym;
+        int[] out = new int[alive];
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            if (sym[i] >= 0) out[k++] = sym[i];
+        }
+        return out;
+    }
+
+    /**
+     * The BPE merge loop every BPE tokenizer of jalign runs: merges the symbols {@code sym[0, n)} in place, lowest
+     * rank first, leftmost among equals (the {@code tokenizers} library's order). A merged symbol stays at its left
+     * position (and, when {@code end} is given, takes the right one's end); merged-away symbols become -1.
+     * Returns how many remain.
+     */
+    static int mergeInPlace(int[] sym, int[] end, int n, LongIntMap mergeRank, int[] mergeResult) {
+        if (n < 2) return n;
         int[] next = new int[n];
         int[] prev = new int[n];
         for (int i = 0; i < n; i++) {
@@ -216,6 +233,7 @@ public final class BpeTokenizer implements Tokenizer {
             int j = next[i];
             if (j >= n || mergeRank.get(LongIntMap.pair(sym[i], sym[j])) != r) continue; // stale entry
             sym[i] = mergeResult[r];
+            if (end != null) end[i] = end[j];
             sym[j] = -1;
             alive--;
             next[i] = next[j];
@@ -229,10 +247,7 @@ public final class BpeTokenizer implements Tokenizer {
                 if (r2 >= 0) heap.push(((long) r2 << 32) | i);
             }
         }
-        int[] out = new int[alive];
-        int k = 0;
-        for (int i = 0; i < n; i = next[i]) out[k++] = sym[i];
-        return out;
+        return alive;
     }
 
     // ------------------------------------------------------------------------------------ decoding

@@ -591,41 +591,7 @@ public final class HfTokenizer implements Tokenizer {
      * Returns how many remain.
      */
     private int merge(int[] sym, int[] end, int n) {
-        if (n < 2) return n;
-        int[] next = new int[n], prev = new int[n];
-        for (int i = 0; i < n; i++) {
-            next[i] = i + 1;
-            prev[i] = i - 1;
-        }
-        BpeTokenizer.LongHeap heap = new BpeTokenizer.LongHeap(n);
-        for (int i = 0; i + 1 < n; i++) {
-            int r = mergeRank.get(LongIntMap.pair(sym[i], sym[i + 1]));
-            if (r >= 0) heap.push(((long) r << 32) | i);
-        }
-        int alive = n;
-        while (!heap.isEmpty()) {
-            long e = heap.pop();
-            int r = (int) (e >>> 32);
-            int i = (int) e;
-            if (sym[i] < 0) continue;
-            int j = next[i];
-            if (j >= n || mergeRank.get(LongIntMap.pair(sym[i], sym[j])) != r) continue; // stale entry
-            sym[i] = mergeResult[r];
-            end[i] = end[j];
-            sym[j] = -1;
-            alive--;
-            next[i] = next[j];
-            if (next[i] < n) prev[next[i]] = i;
-            if (prev[i] >= 0) {
-                int r2 = mergeRank.get(LongIntMap.pair(sym[prev[i]], sym[i]));
-                if (r2 >= 0) heap.push(((long) r2 << 32) | prev[i]);
-            }
-            if (next[i] < n) {
-                int r2 = mergeRank.get(LongIntMap.pair(sym[i], sym[next[i]]));
-                if (r2 >= 0) heap.push(((long) r2 << 32) | i);
-            }
-        }
-        return alive;
+        return BpeTokenizer.mergeInPlace(sym, end, n, mergeRank, mergeResult);
     }
 
     // ============================================================================================ decoding
