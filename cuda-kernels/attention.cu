@@ -1,15 +1,19 @@
 // jalign CUDA fused causal self-attention (semantics: native/include/jalign/jalign.h, "attention").
 //
-// Shape legend: B = batch, T = time, C = channels (NH*HS), NH = heads, HS = head size (32, 64 or 128).
-//   q, k, v, dq, dk, dv: element [b, t, h, d] at base + b*T*ld + t*ld + h*HS + d (ld = C, or 3C for fused QKV)
+// Shape legend: B = batch, T = time, C = channels (NH*HS), NH = query heads, NKV = key/value heads, G = NH/NKV
+//   query heads per kv head (query head h reads kv head h / G), HS = head size (32, 64 or 128).
+//   q, k, v, dq, dk, dv: element [b, t, h, d] at base + b*T*ld + t*ld + h*HS + d (q: NH heads, k/v: NKV heads;
+//   ld = (NH + 2*NKV)*HS for a fused projection)
 //   out, dout: (B, T, C) contiguous      lse: (B, NH, T) natural-log logsumexp of the scaled scores
 //   kv_start, kv_end: (B) valid range of row b (NULL: 0 and T); rows outside it give out = 0, lse = 0.
-//   k_cache, v_cache: (B, maxT, NH, HS)
+//   k_cache, v_cache: (B, maxT, NKV, HS)
 //
 // Kernels:
 //   fp32 (exactness path): flash forward with online softmax (4 threads per query row, K/V tiles in shared
 //     memory); backward FlashAttention-2 style: D = rowsum(dout*out), then dK/dV by key tiles and dQ by query
-//     tiles, both recomputing P = exp(S - lse). No atomics: results are deterministic.
+//     tiles, both recomputing P = exp(S - lse). A dK/dV block covers one kv head and runs the G query heads of
+//     its group one after the other, so the group's sum stays in registers. No atomics: results are
+//     deterministic.
 //   bf16: the same algorithm on tensor cores (mma.sync m16n8k16 bf16 -> fp32, ldmatrix, cp.async double
 //     buffering of K/V in the forward). P and dS are rounded to bf16 for the second MMA (as FlashAttention).
 //     Forward tiles: 128 query rows per block (4 warps x 2 m-tiles of 16); JALIGN_ATTN_FWD_TILE=64 in the
@@ -102,7 +106,7 @@ __global__ void attn_bwd_rowdot_kernel(float* D, const Tin* dout, const Tin* out
 template <int HS>
 __global__ void __launch_bounds__(256) attn_fwd_f32_kernel(float* out, float* lse, const float* q,
                                                            const float* k, const float* v, int64_t ld, int T,
-                                                           int NH, const int32_t* kv_start,
+                                                           int NH, int G, const int32_t* kv_start,
                                                            const int32_t* kv_end, float scale) {
     constexpr int BR = 64, BC = 32, NT = 256, DP = HS / 4;
     __shared__ float Ks[BC][HS];  // (BC, HS)
@@ -114,6 +118,7 @@ __global__ void __launch_bounds__(256) attn_fwd_f32_kernel(float* out, float* ls
     row_range(kv_start, kv_end, b, T, s, e);
     const int64_t C = (int64_t)NH * HS;
     const int64_t bq = (int64_t)b * T * ld + (int64_t)h * HS;
+    const int64_t bk = (int64_t)b * T * ld + (int64_t)(h / G) * HS;
     const bool in_T = t < T;
     const bool valid = t >= s && t < e;
     const int kend = min(e, q0 + BR);
@@ -129,7 +134,7 @@ __global__ void __launch_bounds__(256) attn_fwd_f32_kernel(float* out, float* ls
         __syncthreads();
         for (int idx = tid; idx < BC * HS; idx += NT) {
             const int r = idx / HS, d = idx % HS, j = j0 + r;
-            const int64_t off = bq + (int64_t)j * ld + d;
+            const int64_t off = bk + (int64_t)j * ld + d;
             Ks[r][d] = j < kend ? k[off] : 0.f;
             Vs[r][d] = j < kend ? v[off] : 0.f;
         }
@@ -173,37 +178,40 @@ __global__ void __launch_bounds__(256) attn_fwd_f32_kernel(float* out, float* ls
 
 // ------------------------------------------------------------------ fp32 backward
 
-// dK, dV for 64 keys of one (b, h); 4 threads per key; query tiles of 32 rows in shared memory.
+// dK, dV for 64 keys of one (b, kv head); 4 threads per key; the G query heads of the group in turn, each in
+// query tiles of 32 rows in shared memory.
 template <int HS>
 __global__ void __launch_bounds__(256) attn_bwd_dkdv_f32_kernel(float* dk, float* dv, const float* dout,
                                                                 const float* lse, const float* D,
                                                                 const float* q, const float* k, const float* v,
-                                                                int64_t ld, int T, int NH,
+                                                                int64_t ld, int T, int NH, int G,
                                                                 const int32_t* kv_start, const int32_t* kv_end,
                                                                 float scale) {
     constexpr int BC = 64, BR = 32, NT = 256, DP = HS / 4;
     __shared__ float Qs[BR][HS];   // (BR, HS)
     __shared__ float dOs[BR][HS];  // (BR, HS)
     __shared__ float Ls[BR], Ds[BR];
-    const int b = blockIdx.z, h = blockIdx.y, k0 = blockIdx.x * BC;
+    const int b = blockIdx.z, kvh = blockIdx.y, k0 = blockIdx.x * BC;
     const int tid = threadIdx.x, lane4 = tid & 3, j = k0 + tid / 4;
     int s, e;
     row_range(kv_start, kv_end, b, T, s, e);
     if (max(s, k0) >= min(e, k0 + BC)) return;  // no key of this tile is attended to
     const int64_t C = (int64_t)NH * HS;
-    const int64_t bq = (int64_t)b * T * ld + (int64_t)h * HS;
-    const int64_t bo = (int64_t)b * T * C + (int64_t)h * HS;
-    const int64_t bl = ((int64_t)b * NH + h) * T;
+    const int64_t bk = (int64_t)b * T * ld + (int64_t)kvh * HS;
     const bool key_ok = j >= s && j < e;
 
     float kr[DP], vr[DP], dkr[DP], dvr[DP];
 #pragma unroll
     for (int i = 0; i < DP; i++) {
-        kr[i] = key_ok ? k[bq + (int64_t)j * ld + lane4 + 4 * i] : 0.f;
-        vr[i] = key_ok ? v[bq + (int64_t)j * ld + lane4 + 4 * i] : 0.f;
+        kr[i] = key_ok ? k[bk + (int64_t)j * ld + lane4 + 4 * i] : 0.f;
+        vr[i] = key_ok ? v[bk + (int64_t)j * ld + lane4 + 4 * i] : 0.f;
         dkr[i] = 0.f;
         dvr[i] = 0.f;
     }
+    for (int h = kvh * G; h < (kvh + 1) * G; h++) {
+    const int64_t bq = (int64_t)b * T * ld + (int64_t)h * HS;
+    const int64_t bo = (int64_t)b * T * C + (int64_t)h * HS;
+    const int64_t bl = ((int64_t)b * NH + h) * T;
     for (int i0 = max(k0, s); i0 < e; i0 += BR) {
         __syncthreads();
         for (int idx = tid; idx < BR * HS; idx += NT) {
@@ -237,10 +245,11 @@ __global__ void __launch_bounds__(256) attn_bwd_dkdv_f32_kernel(float* dk, float
             }
         }
     }
+    }  // query heads of the group
     if (key_ok) {
 #pragma unroll
         for (int x = 0; x < DP; x++) {
-            const int64_t off = bq + (int64_t)j * ld + lane4 + 4 * x;
+            const int64_t off = bk + (int64_t)j * ld + lane4 + 4 * x;
             dk[off] += dkr[x] * scale;
             dv[off] += dvr[x];
         }
@@ -251,7 +260,7 @@ __global__ void __launch_bounds__(256) attn_bwd_dkdv_f32_kernel(float* dk, float
 template <int HS>
 __global__ void __launch_bounds__(256) attn_bwd_dq_f32_kernel(float* dq, const float* dout, const float* lse,
                                                               const float* D, const float* q, const float* k,
-                                                              const float* v, int64_t ld, int T, int NH,
+                                                              const float* v, int64_t ld, int T, int NH, int G,
                                                               const int32_t* kv_start, const int32_t* kv_end,
                                                               float scale) {
     constexpr int BR = 64, BC = 32, NT = 256, DP = HS / 4;
@@ -265,6 +274,7 @@ __global__ void __launch_bounds__(256) attn_bwd_dq_f32_kernel(float* dq, const f
     if (max(s, q0) >= min(e, q0 + BR)) return;  // no valid row in this tile
     const int64_t C = (int64_t)NH * HS;
     const int64_t bq = (int64_t)b * T * ld + (int64_t)h * HS;
+    const int64_t bk = (int64_t)b * T * ld + (int64_t)(h / G) * HS;
     const int64_t bo = (int64_t)b * T * C + (int64_t)h * HS;
     const int64_t bl = ((int64_t)b * NH + h) * T;
     const bool valid = t >= s && t < e;
@@ -283,7 +293,7 @@ __global__ void __launch_bounds__(256) attn_bwd_dq_f32_kernel(float* dq, const f
         __syncthreads();
         for (int idx = tid; idx < BC * HS; idx += NT) {
             const int r = idx / HS, d = idx % HS, j = j0 + r;
-            const int64_t off = bq + (int64_t)j * ld + d;
+            const int64_t off = bk + (int64_t)j * ld + d;
             Ks[r][d] = j < kend ? k[off] : 0.f;
             Vs[r][d] = j < kend ? v[off] : 0.f;
         }
@@ -319,7 +329,7 @@ __global__ void __launch_bounds__(256) attn_bwd_dq_f32_kernel(float* dq, const f
 // Shared: Q (BR, HS+8), K[2] (BC, HS+8), V[2] (BC, HS+8), bf16.
 template <int HS, int WM, int BC>
 __global__ void __launch_bounds__(128) attn_fwd_bf16_kernel(bf16* out, float* lse, const bf16* q, const bf16* k,
-                                                            const bf16* v, int64_t ld, int T, int NH,
+                                                            const bf16* v, int64_t ld, int T, int NH, int G,
                                                             const int32_t* kv_start, const int32_t* kv_end,
                                                             float scale_log2, bool aligned) {
     constexpr int BR = 64 * WM, NT = 128, STR = HS + 8, NTS = BC / 8, NTO = HS / 8;
@@ -335,6 +345,7 @@ __global__ void __launch_bounds__(128) attn_fwd_bf16_kernel(bf16* out, float* ls
     row_range(kv_start, kv_end, b, T, s, e);
     const int64_t C = (int64_t)NH * HS;
     const int64_t bq = (int64_t)b * T * ld + (int64_t)h * HS;
+    const int64_t bk = (int64_t)b * T * ld + (int64_t)(h / G) * HS;
     const int wr = warp * 16 * WM;   // first row of this warp within the tile
     const int wrow0 = q0 + wr;       // first absolute row of this warp
     const int kend = min(e, q0 + BR);
@@ -355,15 +366,15 @@ __global__ void __launch_bounds__(128) attn_fwd_bf16_kernel(bf16* out, float* ls
     if (any) {
         const int ntiles = (kend - s + BC - 1) / BC;
         load_tile_bf16<BR, HS, NT>(Qs, q + bq, ld, q0, T, aligned, tid);
-        load_tile_bf16<BC, HS, NT>(Ks0, k + bq, ld, s, kend, aligned, tid);
-        load_tile_bf16<BC, HS, NT>(Vs0, v + bq, ld, s, kend, aligned, tid);
+        load_tile_bf16<BC, HS, NT>(Ks0, k + bk, ld, s, kend, aligned, tid);
+        load_tile_bf16<BC, HS, NT>(Vs0, v + bk, ld, s, kend, aligned, tid);
         cp_async_commit();
         for (int it = 0; it < ntiles; it++) {
             const int j0 = s + it * BC;
             if (it + 1 < ntiles) {
                 const int st = (it + 1) & 1;
-                load_tile_bf16<BC, HS, NT>(Ks0 + st * BC * STR, k + bq, ld, j0 + BC, kend, aligned, tid);
-                load_tile_bf16<BC, HS, NT>(Vs0 + st * BC * STR, v + bq, ld, j0 + BC, kend, aligned, tid);
+                load_tile_bf16<BC, HS, NT>(Ks0 + st * BC * STR, k + bk, ld, j0 + BC, kend, aligned, tid);
+                load_tile_bf16<BC, HS, NT>(Vs0 + st * BC * STR, v + bk, ld, j0 + BC, kend, aligned, tid);
                 cp_async_commit();
                 cp_async_wait<1>();
             } else {
@@ -489,7 +500,7 @@ __global__ void __launch_bounds__(128) attn_fwd_bf16_kernel(bf16* out, float* ls
 template <int HS>
 __global__ void __launch_bounds__(128) attn_bwd_dq_bf16_kernel(bf16* dq, const bf16* dout, const float* lse,
                                                                const float* D, const bf16* q, const bf16* k,
-                                                               const bf16* v, int64_t ld, int T, int NH,
+                                                               const bf16* v, int64_t ld, int T, int NH, int G,
                                                                const int32_t* kv_start, const int32_t* kv_end,
                                                                float scale, bool aligned) {
     constexpr int BR = 64, BC = 64, NT = 128, STR = HS + 8, NTS = BC / 8, NTO = HS / 8;
@@ -509,6 +520,7 @@ __global__ void __launch_bounds__(128) attn_bwd_dq_bf16_kernel(bf16* dq, const b
     if (max(s, q0) >= min(e, q0 + BR)) return;  // no valid row in this tile
     const int64_t C = (int64_t)NH * HS;
     const int64_t bq = (int64_t)b * T * ld + (int64_t)h * HS;
+    const int64_t bk = (int64_t)b * T * ld + (int64_t)(h / G) * HS;
     const int64_t bo = (int64_t)b * T * C + (int64_t)h * HS;
     const int64_t bl = ((int64_t)b * NH + h) * T;
     const int row0 = q0 + warp * 16 + g, row1 = row0 + 8;
@@ -528,16 +540,16 @@ __global__ void __launch_bounds__(128) attn_bwd_dq_bf16_kernel(bf16* dq, const b
 #pragma unroll
     for (int n = 0; n < NTO; n++) dqa[n][0] = dqa[n][1] = dqa[n][2] = dqa[n][3] = 0.f;
 
-    load_tile_bf16<BC, HS, NT>(Ks0, k + bq, ld, s, kend, aligned, tid);
-    load_tile_bf16<BC, HS, NT>(Vs0, v + bq, ld, s, kend, aligned, tid);
+    load_tile_bf16<BC, HS, NT>(Ks0, k + bk, ld, s, kend, aligned, tid);
+    load_tile_bf16<BC, HS, NT>(Vs0, v + bk, ld, s, kend, aligned, tid);
     cp_async_commit();
     const int ntiles = (kend - s + BC - 1) / BC;
     for (int it = 0; it < ntiles; it++) {
         const int j0 = s + it * BC;
         if (it + 1 < ntiles) {
             const int st = (it + 1) & 1;
-            load_tile_bf16<BC, HS, NT>(Ks0 + st * BC * STR, k + bq, ld, j0 + BC, kend, aligned, tid);
-            load_tile_bf16<BC, HS, NT>(Vs0 + st * BC * STR, v + bq, ld, j0 + BC, kend, aligned, tid);
+            load_tile_bf16<BC, HS, NT>(Ks0 + st * BC * STR, k + bk, ld, j0 + BC, kend, aligned, tid);
+            load_tile_bf16<BC, HS, NT>(Vs0 + st * BC * STR, v + bk, ld, j0 + BC, kend, aligned, tid);
             cp_async_commit();
             cp_async_wait<1>();
         } else {
@@ -625,7 +637,7 @@ template <int HS, int BR>
 __global__ void __launch_bounds__(128) attn_bwd_dkdv_bf16_kernel(bf16* dk, bf16* dv, const bf16* dout,
                                                                  const float* lse, const float* D, const bf16* q,
                                                                  const bf16* k, const bf16* v, int64_t ld, int T,
-                                                                 int NH, const int32_t* kv_start,
+                                                                 int NH, int G, const int32_t* kv_start,
                                                                  const int32_t* kv_end, float scale,
                                                                  bool aligned) {
     constexpr int BC = 64, NT = 128, STR = HS + 8, NTS = BR / 8, NTO = HS / 8;
@@ -637,21 +649,26 @@ __global__ void __launch_bounds__(128) attn_bwd_dkdv_bf16_kernel(bf16* dk, bf16*
     float* Ls0 = reinterpret_cast<float*>(dOs0 + 2 * BR * STR);
     float* Ds0 = Ls0 + 2 * BR;
 
-    const int b = blockIdx.z, h = blockIdx.y, k0 = blockIdx.x * BC;
+    const int b = blockIdx.z, kvh = blockIdx.y, k0 = blockIdx.x * BC;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, c = lane & 3;
     int s, e;
     row_range(kv_start, kv_end, b, T, s, e);
     if (max(s, k0) >= min(e, k0 + BC)) return;  // no key of this tile is attended to
     const int64_t C = (int64_t)NH * HS;
-    const int64_t bq = (int64_t)b * T * ld + (int64_t)h * HS;
-    const int64_t bo = (int64_t)b * T * C + (int64_t)h * HS;
-    const int64_t bl = ((int64_t)b * NH + h) * T;
+    const int64_t bk = (int64_t)b * T * ld + (int64_t)kvh * HS;
     const int key0 = k0 + warp * 16 + g, key1 = key0 + 8;
     const float scale_log2 = scale * kLog2e;
     const bool dout_aligned = (reinterpret_cast<uintptr_t>(dout) & 15) == 0;
 
-    // stage st of the query tile starting at i0: Q, dO rows by cp.async; lse*log2e and D by plain stores
-    auto load_queries = [&](int st, int i0) {
+    // stage st of query tile x of the group (query head kvh*G + x / ntiles, tile x % ntiles, starting at row
+    // i_begin + BR * (x % ntiles)): Q, dO rows by cp.async; lse*log2e and D by plain stores
+    const int i_begin = max(k0, s);
+    const int ntiles = (e - i_begin + BR - 1) / BR;
+    auto load_queries = [&](int st, int x) {
+        const int h = kvh * G + x / ntiles, i0 = i_begin + (x % ntiles) * BR;
+        const int64_t bq = (int64_t)b * T * ld + (int64_t)h * HS;
+        const int64_t bo = (int64_t)b * T * C + (int64_t)h * HS;
+        const int64_t bl = ((int64_t)b * NH + h) * T;
         load_tile_bf16<BR, HS, NT>(Qs0 + st * BR * STR, q + bq, ld, i0, e, aligned, tid);
         load_tile_bf16<BR, HS, NT>(dOs0 + st * BR * STR, dout + bo, C, i0, e, dout_aligned, tid);
         if (tid < BR) {
@@ -660,12 +677,10 @@ __global__ void __launch_bounds__(128) attn_bwd_dkdv_bf16_kernel(bf16* dk, bf16*
             Ds0[st * BR + tid] = i < e ? D[bl + i] : 0.f;
         }
     };
-    const int i_begin = max(k0, s);
-    load_tile_bf16<BC, HS, NT>(Ks, k + bq, ld, k0, e, aligned, tid);
-    load_tile_bf16<BC, HS, NT>(Vs, v + bq, ld, k0, e, aligned, tid);
-    load_queries(0, i_begin);
+    load_tile_bf16<BC, HS, NT>(Ks, k + bk, ld, k0, e, aligned, tid);
+    load_tile_bf16<BC, HS, NT>(Vs, v + bk, ld, k0, e, aligned, tid);
+    load_queries(0, 0);
     cp_async_commit();
-    const int ntiles = (e - i_begin + BR - 1) / BR;
 
     float dka[NTO][4], dva[NTO][4];
 #pragma unroll
@@ -673,10 +688,10 @@ __global__ void __launch_bounds__(128) attn_bwd_dkdv_bf16_kernel(bf16* dk, bf16*
         dka[n][0] = dka[n][1] = dka[n][2] = dka[n][3] = 0.f;
         dva[n][0] = dva[n][1] = dva[n][2] = dva[n][3] = 0.f;
     }
-    for (int it = 0; it < ntiles; it++) {
-        const int i0 = i_begin + it * BR;
-        if (it + 1 < ntiles) {
-            load_queries((it + 1) & 1, i0 + BR);
+    for (int it = 0; it < G * ntiles; it++) {
+        const int i0 = i_begin + (it % ntiles) * BR;
+        if (it + 1 < G * ntiles) {
+            load_queries((it + 1) & 1, it + 1);
             cp_async_commit();
             cp_async_wait<1>();
         } else {
@@ -752,8 +767,8 @@ __global__ void __launch_bounds__(128) attn_bwd_dkdv_bf16_kernel(bf16* dk, bf16*
     for (int hf = 0; hf < 2; hf++) {
         const int key = hf == 0 ? key0 : key1;
         if (key < s || key >= e) continue;
-        bf16* krow = dk + bq + (int64_t)key * ld;
-        bf16* vrow = dv + bq + (int64_t)key * ld;
+        bf16* krow = dk + bk + (int64_t)key * ld;
+        bf16* vrow = dv + bk + (int64_t)key * ld;
 #pragma unroll
         for (int n = 0; n < NTO; n++) {
 #pragma unroll
@@ -768,25 +783,27 @@ __global__ void __launch_bounds__(128) attn_bwd_dkdv_bf16_kernel(bf16* dk, bf16*
 
 // ------------------------------------------------------------------ decode with a KV cache
 
+// Copies the NKV kv heads of Tq rows into the caches (B, maxT, NKV, HS).
 __global__ void kvcache_append_kernel(float* k_cache, float* v_cache, const float* k, const float* v, int64_t ld,
-                                      int64_t B, int64_t Tq, int64_t NH, int64_t HS, int64_t maxT, int64_t pos) {
-    const int64_t n = B * Tq * NH * HS;
+                                      int64_t B, int64_t Tq, int64_t NKV, int64_t HS, int64_t maxT, int64_t pos) {
+    const int64_t n = B * Tq * NKV * HS;
     for (int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; idx < n;
          idx += (int64_t)gridDim.x * blockDim.x) {
-        const int64_t d = idx % HS, h = (idx / HS) % NH, t = (idx / (HS * NH)) % Tq, b = idx / (HS * NH * Tq);
+        const int64_t d = idx % HS, h = (idx / HS) % NKV, t = (idx / (HS * NKV)) % Tq, b = idx / (HS * NKV * Tq);
         const int64_t src = b * Tq * ld + t * ld + h * HS + d;
-        const int64_t dst = ((b * maxT + pos + t) * NH + h) * HS + d;
+        const int64_t dst = ((b * maxT + pos + t) * NKV + h) * HS + d;
         k_cache[dst] = k[src];
         v_cache[dst] = v[src];
     }
 }
 
 // One block per (query i, head h, batch b); 8 warps take 32-key chunks in turn (lane = key for the scores,
-// lane = dims lane + 32*r for the values) and merge their (max, sum, acc) at the end.
+// lane = dims lane + 32*r for the values) and merge their (max, sum, acc) at the end. Head h reads the cache
+// rows of kv head h / G.
 template <int HS>
 __global__ void __launch_bounds__(256) attn_kvcache_kernel(float* out, const float* q, const float* k_cache,
                                                            const float* v_cache, int64_t ld, int64_t Tq,
-                                                           int NH, int64_t maxT, int64_t pos,
+                                                           int NH, int G, int64_t maxT, int64_t pos,
                                                            const int32_t* kv_start, float scale) {
     constexpr int NW = 8, DL = HS / 32;
     __shared__ float qs[HS];
@@ -798,9 +815,9 @@ __global__ void __launch_bounds__(256) attn_kvcache_kernel(float* out, const flo
     const int64_t kend = min(pos + i + 1, maxT);
     int64_t s = kv_start ? (int64_t)kv_start[b] : 0;
     s = s < 0 ? 0 : s;
-    const int64_t rs = (int64_t)NH * HS;  // cache row stride
-    const float* kb = k_cache + (int64_t)b * maxT * rs + (int64_t)h * HS;
-    const float* vb = v_cache + (int64_t)b * maxT * rs + (int64_t)h * HS;
+    const int64_t rs = (int64_t)(NH / G) * HS;  // cache row stride (NKV heads)
+    const float* kb = k_cache + (int64_t)b * maxT * rs + (int64_t)(h / G) * HS;
+    const float* vb = v_cache + (int64_t)b * maxT * rs + (int64_t)(h / G) * HS;
     for (int d = tid; d < HS; d += blockDim.x) qs[d] = q[(int64_t)b * Tq * ld + (int64_t)i * ld + h * HS + d] * scale;
     __syncthreads();
 
@@ -861,6 +878,11 @@ __global__ void __launch_bounds__(256) attn_kvcache_kernel(float* out, const flo
 
 inline bool head_size_ok(int64_t HS) { return HS == 32 || HS == 64 || HS == 128; }
 
+// NH query heads over NKV kv heads: both in the grid's y range, NH a multiple of NKV.
+inline bool heads_ok(int64_t NH, int64_t NKV) {
+    return NH > 0 && NKV > 0 && NH <= kMaxGridYZ && NKV <= NH && NH % NKV == 0;
+}
+
 inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
 inline int rowdot(float* D, const void* dout, const void* out, bool is_bf16, int64_t B, int64_t T, int64_t NH,
@@ -890,37 +912,38 @@ inline const int32_t* offset_or_null(const int32_t* p, int64_t b0) { return p ? 
 
 template <int HS>
 int fwd_f32(float* out, float* lse, const float* q, const float* k, const float* v, int64_t ld, int64_t B,
-            int64_t T, int64_t NH, const int32_t* kv_start, const int32_t* kv_end, cudaStream_t st) {
+            int64_t T, int64_t NH, int64_t NKV, const int32_t* kv_start, const int32_t* kv_end, cudaStream_t st) {
     const float scale = 1.f / sqrtf((float)HS);
     const int64_t C = NH * HS;
     return for_batch_chunks(B, [&](int64_t b0, int64_t nb) {
         dim3 grid((unsigned)((T + 63) / 64), (unsigned)NH, (unsigned)nb);
         attn_fwd_f32_kernel<HS><<<grid, 256, 0, st>>>(out + b0 * T * C, lse + b0 * NH * T, q + b0 * T * ld,
                                                       k + b0 * T * ld, v + b0 * T * ld, ld, (int)T, (int)NH,
-                                                      offset_or_null(kv_start, b0), offset_or_null(kv_end, b0),
-                                                      scale);
+                                                      (int)(NH / NKV), offset_or_null(kv_start, b0),
+                                                      offset_or_null(kv_end, b0), scale);
         return (int)cudaGetLastError();
     });
 }
 
 template <int HS>
 int bwd_f32(float* dq, float* dk, float* dv, const float* dout, const float* lse, const float* D, const float* q,
-            const float* k, const float* v, int64_t ld, int64_t B, int64_t T, int64_t NH,
+            const float* k, const float* v, int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t NKV,
             const int32_t* kv_start, const int32_t* kv_end, cudaStream_t st) {
     const float scale = 1.f / sqrtf((float)HS);
     const int64_t C = NH * HS;
+    const int G = (int)(NH / NKV);
     return for_batch_chunks(B, [&](int64_t b0, int64_t nb) {
         const int64_t oq = b0 * T * ld, oo = b0 * T * C, ol = b0 * NH * T;
         const int32_t* ks = offset_or_null(kv_start, b0);
         const int32_t* ke = offset_or_null(kv_end, b0);
-        dim3 gk((unsigned)((T + 63) / 64), (unsigned)NH, (unsigned)nb);
+        dim3 gk((unsigned)((T + 63) / 64), (unsigned)NKV, (unsigned)nb);
         attn_bwd_dkdv_f32_kernel<HS><<<gk, 256, 0, st>>>(dk + oq, dv + oq, dout + oo, lse + ol, D + ol, q + oq,
-                                                         k + oq, v + oq, ld, (int)T, (int)NH, ks, ke, scale);
+                                                         k + oq, v + oq, ld, (int)T, (int)NH, G, ks, ke, scale);
         int err = (int)cudaGetLastError();
         if (err) return err;
         dim3 gq((unsigned)((T + 63) / 64), (unsigned)NH, (unsigned)nb);
         attn_bwd_dq_f32_kernel<HS><<<gq, 256, 0, st>>>(dq + oq, dout + oo, lse + ol, D + ol, q + oq, k + oq,
-                                                       v + oq, ld, (int)T, (int)NH, ks, ke, scale);
+                                                       v + oq, ld, (int)T, (int)NH, G, ks, ke, scale);
         return (int)cudaGetLastError();
     });
 }
@@ -930,7 +953,8 @@ int bwd_f32(float* dq, float* dk, float* dv, const float* dout, const float* lse
 // variable JALIGN_ATTN_FWD_TILE=64 selects 64-row tiles (WM = 1, BC = 64) for comparison in benchmarks.
 template <int HS, int WM, int BC>
 int fwd_bf16_tile(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v, int64_t ld, int64_t B,
-                  int64_t T, int64_t NH, const int32_t* kv_start, const int32_t* kv_end, cudaStream_t st) {
+                  int64_t T, int64_t NH, int64_t NKV, const int32_t* kv_start, const int32_t* kv_end,
+                  cudaStream_t st) {
     constexpr int STR = HS + 8, BR = 64 * WM;
     const size_t smem = (size_t)(BR + 4 * BC) * STR * sizeof(bf16);
     int err = (int)cudaFuncSetAttribute(attn_fwd_bf16_kernel<HS, WM, BC>,
@@ -943,7 +967,8 @@ int fwd_bf16_tile(bf16* out, float* lse, const bf16* q, const bf16* k, const bf1
         dim3 grid((unsigned)((T + BR - 1) / BR), (unsigned)NH, (unsigned)nb);
         attn_fwd_bf16_kernel<HS, WM, BC><<<grid, 128, smem, st>>>(
             out + b0 * T * C, lse + b0 * NH * T, q + b0 * T * ld, k + b0 * T * ld, v + b0 * T * ld, ld, (int)T,
-            (int)NH, offset_or_null(kv_start, b0), offset_or_null(kv_end, b0), scale_log2, aligned);
+            (int)NH, (int)(NH / NKV), offset_or_null(kv_start, b0), offset_or_null(kv_end, b0), scale_log2,
+            aligned);
         return (int)cudaGetLastError();
     });
 }
@@ -955,16 +980,16 @@ inline bool fwd_small_tiles() {
 
 template <int HS>
 int fwd_bf16(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v, int64_t ld, int64_t B,
-             int64_t T, int64_t NH, const int32_t* kv_start, const int32_t* kv_end, cudaStream_t st) {
+             int64_t T, int64_t NH, int64_t NKV, const int32_t* kv_start, const int32_t* kv_end, cudaStream_t st) {
     if (fwd_small_tiles())
-        return fwd_bf16_tile<HS, 1, 64>(out, lse, q, k, v, ld, B, T, NH, kv_start, kv_end, st);
-    return fwd_bf16_tile<HS, 2, HS == 128 ? 32 : 64>(out, lse, q, k, v, ld, B, T, NH, kv_start, kv_end, st);
+        return fwd_bf16_tile<HS, 1, 64>(out, lse, q, k, v, ld, B, T, NH, NKV, kv_start, kv_end, st);
+    return fwd_bf16_tile<HS, 2, HS == 128 ? 32 : 64>(out, lse, q, k, v, ld, B, T, NH, NKV, kv_start, kv_end, st);
 }
 
 template <int HS>
 int bwd_bf16(bf16* dq, bf16* dk, bf16* dv, const bf16* dout, const float* lse, const float* D, const bf16* q,
-             const bf16* k, const bf16* v, int64_t ld, int64_t B, int64_t T, int64_t NH, const int32_t* kv_start,
-             const int32_t* kv_end, cudaStream_t st) {
+             const bf16* k, const bf16* v, int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t NKV,
+             const int32_t* kv_start, const int32_t* kv_end, cudaStream_t st) {
     constexpr int STR = HS + 8;
     constexpr int BRK = HS == 128 ? 32 : 64;  // query tile of the dK/dV kernel (register budget)
     const size_t smem_q = (size_t)(2 * 64 + 4 * 64) * STR * sizeof(bf16) + 2 * 64 * sizeof(float);
@@ -978,19 +1003,21 @@ int bwd_bf16(bf16* dq, bf16* dk, bf16* dv, const bf16* dout, const float* lse, c
     const float scale = 1.f / sqrtf((float)HS);
     const bool aligned = aligned16(q) && aligned16(k) && aligned16(v) && ld % 8 == 0;
     const int64_t C = NH * HS;
+    const int G = (int)(NH / NKV);
     return for_batch_chunks(B, [&](int64_t b0, int64_t nb) {
         const int64_t oq = b0 * T * ld, oo = b0 * T * C, ol = b0 * NH * T;
         const int32_t* ks = offset_or_null(kv_start, b0);
         const int32_t* ke = offset_or_null(kv_end, b0);
-        dim3 gk((unsigned)((T + 63) / 64), (unsigned)NH, (unsigned)nb);
+        dim3 gk((unsigned)((T + 63) / 64), (unsigned)NKV, (unsigned)nb);
         attn_bwd_dkdv_bf16_kernel<HS, BRK><<<gk, 128, smem_k, st>>>(dk + oq, dv + oq, dout + oo, lse + ol, D + ol,
                                                                    q + oq, k + oq, v + oq, ld, (int)T, (int)NH,
-                                                                   ks, ke, scale, aligned);
+                                                                   G, ks, ke, scale, aligned);
         int e2 = (int)cudaGetLastError();
         if (e2) return e2;
         dim3 gq((unsigned)((T + 63) / 64), (unsigned)NH, (unsigned)nb);
         attn_bwd_dq_bf16_kernel<HS><<<gq, 128, smem_q, st>>>(dq + oq, dout + oo, lse + ol, D + ol, q + oq, k + oq,
-                                                             v + oq, ld, (int)T, (int)NH, ks, ke, scale, aligned);
+                                                             v + oq, ld, (int)T, (int)NH, G, ks, ke, scale,
+                                                             aligned);
         return (int)cudaGetLastError();
     });
 }
@@ -1029,56 +1056,57 @@ int with_rowdot_scratch(int64_t B, int64_t T, int64_t NH, int64_t HS, const void
 // ------------------------------------------------------------------ launchers (jalign_cuda.h)
 
 int attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, int64_t ld,
-                      int64_t B, int64_t T, int64_t NH, int64_t HS, const int32_t* kv_start,
+                      int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS, const int32_t* kv_start,
                       const int32_t* kv_end, void* stream) {
-    if (!head_size_ok(HS) || NH > kMaxGridYZ) return (int)cudaErrorInvalidValue;
-    if (B <= 0 || T <= 0 || NH <= 0) return 0;
+    if (!head_size_ok(HS) || !heads_ok(NH, NKV)) return (int)cudaErrorInvalidValue;
+    if (B <= 0 || T <= 0) return 0;
     cudaStream_t st = static_cast<cudaStream_t>(stream);
     switch (HS) {
-        case 32: return fwd_f32<32>(out, lse, q, k, v, ld, B, T, NH, kv_start, kv_end, st);
-        case 64: return fwd_f32<64>(out, lse, q, k, v, ld, B, T, NH, kv_start, kv_end, st);
-        default: return fwd_f32<128>(out, lse, q, k, v, ld, B, T, NH, kv_start, kv_end, st);
+        case 32: return fwd_f32<32>(out, lse, q, k, v, ld, B, T, NH, NKV, kv_start, kv_end, st);
+        case 64: return fwd_f32<64>(out, lse, q, k, v, ld, B, T, NH, NKV, kv_start, kv_end, st);
+        default: return fwd_f32<128>(out, lse, q, k, v, ld, B, T, NH, NKV, kv_start, kv_end, st);
     }
 }
 
 int attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* lse,
                        const float* q, const float* k, const float* v, int64_t ld, int64_t B, int64_t T,
-                       int64_t NH, int64_t HS, const int32_t* kv_start, const int32_t* kv_end, void* stream) {
-    if (!head_size_ok(HS) || NH > kMaxGridYZ) return (int)cudaErrorInvalidValue;
-    if (B <= 0 || T <= 0 || NH <= 0) return 0;
+                       int64_t NH, int64_t NKV, int64_t HS, const int32_t* kv_start, const int32_t* kv_end,
+                       void* stream) {
+    if (!head_size_ok(HS) || !heads_ok(NH, NKV)) return (int)cudaErrorInvalidValue;
+    if (B <= 0 || T <= 0) return 0;
     cudaStream_t st = static_cast<cudaStream_t>(stream);
     return with_rowdot_scratch(B, T, NH, HS, dout, out, false, st, [&](const float* D) {
         switch (HS) {
-            case 32: return bwd_f32<32>(dq, dk, dv, dout, lse, D, q, k, v, ld, B, T, NH, kv_start, kv_end, st);
-            case 64: return bwd_f32<64>(dq, dk, dv, dout, lse, D, q, k, v, ld, B, T, NH, kv_start, kv_end, st);
-            default: return bwd_f32<128>(dq, dk, dv, dout, lse, D, q, k, v, ld, B, T, NH, kv_start, kv_end, st);
+            case 32: return bwd_f32<32>(dq, dk, dv, dout, lse, D, q, k, v, ld, B, T, NH, NKV, kv_start, kv_end, st);
+            case 64: return bwd_f32<64>(dq, dk, dv, dout, lse, D, q, k, v, ld, B, T, NH, NKV, kv_start, kv_end, st);
+            default: return bwd_f32<128>(dq, dk, dv, dout, lse, D, q, k, v, ld, B, T, NH, NKV, kv_start, kv_end, st);
         }
     });
 }
 
 int attention_forward_bf16(uint16_t* out, float* lse, const uint16_t* q, const uint16_t* k, const uint16_t* v,
-                           int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t HS, const int32_t* kv_start,
-                           const int32_t* kv_end, void* stream) {
-    if (!head_size_ok(HS) || NH > kMaxGridYZ) return (int)cudaErrorInvalidValue;
-    if (B <= 0 || T <= 0 || NH <= 0) return 0;
+                           int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
+                           const int32_t* kv_start, const int32_t* kv_end, void* stream) {
+    if (!head_size_ok(HS) || !heads_ok(NH, NKV)) return (int)cudaErrorInvalidValue;
+    if (B <= 0 || T <= 0) return 0;
     cudaStream_t st = static_cast<cudaStream_t>(stream);
     bf16* o = reinterpret_cast<bf16*>(out);
     const bf16* qq = reinterpret_cast<const bf16*>(q);
     const bf16* kk = reinterpret_cast<const bf16*>(k);
     const bf16* vv = reinterpret_cast<const bf16*>(v);
     switch (HS) {
-        case 32: return fwd_bf16<32>(o, lse, qq, kk, vv, ld, B, T, NH, kv_start, kv_end, st);
-        case 64: return fwd_bf16<64>(o, lse, qq, kk, vv, ld, B, T, NH, kv_start, kv_end, st);
-        default: return fwd_bf16<128>(o, lse, qq, kk, vv, ld, B, T, NH, kv_start, kv_end, st);
+        case 32: return fwd_bf16<32>(o, lse, qq, kk, vv, ld, B, T, NH, NKV, kv_start, kv_end, st);
+        case 64: return fwd_bf16<64>(o, lse, qq, kk, vv, ld, B, T, NH, NKV, kv_start, kv_end, st);
+        default: return fwd_bf16<128>(o, lse, qq, kk, vv, ld, B, T, NH, NKV, kv_start, kv_end, st);
     }
 }
 
 int attention_backward_bf16(uint16_t* dq, uint16_t* dk, uint16_t* dv, const uint16_t* dout, const uint16_t* out,
                             const float* lse, const uint16_t* q, const uint16_t* k, const uint16_t* v, int64_t ld,
-                            int64_t B, int64_t T, int64_t NH, int64_t HS, const int32_t* kv_start,
+                            int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS, const int32_t* kv_start,
                             const int32_t* kv_end, void* stream) {
-    if (!head_size_ok(HS) || NH > kMaxGridYZ) return (int)cudaErrorInvalidValue;
-    if (B <= 0 || T <= 0 || NH <= 0) return 0;
+    if (!head_size_ok(HS) || !heads_ok(NH, NKV)) return (int)cudaErrorInvalidValue;
+    if (B <= 0 || T <= 0) return 0;
     cudaStream_t st = static_cast<cudaStream_t>(stream);
     bf16* dqq = reinterpret_cast<bf16*>(dq);
     bf16* dkk = reinterpret_cast<bf16*>(dk);
@@ -1090,49 +1118,51 @@ int attention_backward_bf16(uint16_t* dq, uint16_t* dk, uint16_t* dv, const uint
     return with_rowdot_scratch(B, T, NH, HS, dout, out, true, st, [&](const float* D) {
         switch (HS) {
             case 32:
-                return bwd_bf16<32>(dqq, dkk, dvv, d_o, lse, D, qq, kk, vv, ld, B, T, NH, kv_start, kv_end, st);
+                return bwd_bf16<32>(dqq, dkk, dvv, d_o, lse, D, qq, kk, vv, ld, B, T, NH, NKV, kv_start, kv_end, st);
             case 64:
-                return bwd_bf16<64>(dqq, dkk, dvv, d_o, lse, D, qq, kk, vv, ld, B, T, NH, kv_start, kv_end, st);
+                return bwd_bf16<64>(dqq, dkk, dvv, d_o, lse, D, qq, kk, vv, ld, B, T, NH, NKV, kv_start, kv_end, st);
             default:
-                return bwd_bf16<128>(dqq, dkk, dvv, d_o, lse, D, qq, kk, vv, ld, B, T, NH, kv_start, kv_end, st);
+                return bwd_bf16<128>(dqq, dkk, dvv, d_o, lse, D, qq, kk, vv, ld, B, T, NH, NKV, kv_start, kv_end, st);
         }
     });
 }
 
 int kvcache_append(float* k_cache, float* v_cache, const float* k, const float* v, int64_t ld, int64_t B,
-                   int64_t Tq, int64_t NH, int64_t HS, int64_t maxT, int64_t pos, void* stream) {
-    const int64_t n = B * Tq * NH * HS;
+                   int64_t Tq, int64_t NH, int64_t NKV, int64_t HS, int64_t maxT, int64_t pos, void* stream) {
+    if (!heads_ok(NH, NKV)) return (int)cudaErrorInvalidValue;
+    const int64_t n = B * Tq * NKV * HS;
     if (n <= 0) return 0;
     const int64_t blocks = std::min<int64_t>((n + 255) / 256, 65536);
     kvcache_append_kernel<<<(unsigned)blocks, 256, 0, static_cast<cudaStream_t>(stream)>>>(
-        k_cache, v_cache, k, v, ld, B, Tq, NH, HS, maxT, pos);
+        k_cache, v_cache, k, v, ld, B, Tq, NKV, HS, maxT, pos);
     return (int)cudaGetLastError();
 }
 
 int attention_kvcache(float* out, const float* q, const float* k_cache, const float* v_cache, int64_t ld,
-                      int64_t B, int64_t Tq, int64_t NH, int64_t HS, int64_t maxT, int64_t pos,
+                      int64_t B, int64_t Tq, int64_t NH, int64_t NKV, int64_t HS, int64_t maxT, int64_t pos,
                       const int32_t* kv_start, void* stream) {
-    if (!head_size_ok(HS) || NH > kMaxGridYZ || Tq > 0x7fffffff) return (int)cudaErrorInvalidValue;
-    if (B <= 0 || Tq <= 0 || NH <= 0) return 0;
+    if (!head_size_ok(HS) || !heads_ok(NH, NKV) || Tq > 0x7fffffff) return (int)cudaErrorInvalidValue;
+    if (B <= 0 || Tq <= 0) return 0;
     cudaStream_t st = static_cast<cudaStream_t>(stream);
     const float scale = 1.f / sqrtf((float)HS);
-    const int64_t C = NH * HS;
+    const int64_t C = NH * HS, CK = NKV * HS;
+    const int G = (int)(NH / NKV);
     return for_batch_chunks(B, [&](int64_t b0, int64_t nb) {
         dim3 grid((unsigned)Tq, (unsigned)NH, (unsigned)nb);
         const float* qb = q + b0 * Tq * ld;
-        const float* kc = k_cache + b0 * maxT * C;
-        const float* vc = v_cache + b0 * maxT * C;
+        const float* kc = k_cache + b0 * maxT * CK;
+        const float* vc = v_cache + b0 * maxT * CK;
         float* ob = out + b0 * Tq * C;
         const int32_t* ks = offset_or_null(kv_start, b0);
         switch (HS) {
             case 32:
-                attn_kvcache_kernel<32><<<grid, 256, 0, st>>>(ob, qb, kc, vc, ld, Tq, (int)NH, maxT, pos, ks, scale);
+                attn_kvcache_kernel<32><<<grid, 256, 0, st>>>(ob, qb, kc, vc, ld, Tq, (int)NH, G, maxT, pos, ks, scale);
                 break;
             case 64:
-                attn_kvcache_kernel<64><<<grid, 256, 0, st>>>(ob, qb, kc, vc, ld, Tq, (int)NH, maxT, pos, ks, scale);
+                attn_kvcache_kernel<64><<<grid, 256, 0, st>>>(ob, qb, kc, vc, ld, Tq, (int)NH, G, maxT, pos, ks, scale);
                 break;
             default:
-                attn_kvcache_kernel<128><<<grid, 256, 0, st>>>(ob, qb, kc, vc, ld, Tq, (int)NH, maxT, pos, ks,
+                attn_kvcache_kernel<128><<<grid, 256, 0, st>>>(ob, qb, kc, vc, ld, Tq, (int)NH, G, maxT, pos, ks,
                                                                scale);
                 break;
         }

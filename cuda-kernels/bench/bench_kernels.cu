@@ -2,7 +2,8 @@
 // top-p sampling, the fused PPO loss and the Llama-family ops (RMSNorm, RoPE, SwiGLU; GB/s). Timing with CUDA events; the L2 cache is flushed before every
 // repeat by writing a 256 MB buffer; warm-ups first; the median of the repeats is reported.
 //
-// Shape legend: B = batch, T = time, NH = heads, HS = head size, V = vocab, N = B*T rows.
+// Shape legend: B = batch, T = time, NH = query heads, NKV = key/value heads, HS = head size, V = vocab,
+// N = B*T rows.
 //   attention FLOPs: forward 4*B*T^2*NH*HS/2 (causal), backward 2.5x forward, forward+backward 3.5x.
 //
 // Usage: bench_kernels [--json PATH] [--reps N] [--warmup N] [--quick]
@@ -194,8 +195,9 @@ bool finite_prefix(const T* d, size_t n) {
 // ------------------------------------------------------------------ attention
 
 // fwd_only: skip forward+backward; suffix: appended to the figure names (tile variants).
-void bench_attention(Timer& tm, const Opts& o, int64_t B, int64_t NH, int64_t T, int64_t HS, bool bf16,
-                     bool fwd_only = false, const std::string& suffix = "") {
+// q, k, v (and dq, dk, dv) are separate (B, T, C) buffers with ld = C; k and v use their first NKV heads.
+void bench_attention(Timer& tm, const Opts& o, int64_t B, int64_t NH, int64_t NKV, int64_t T, int64_t HS,
+                     bool bf16, bool fwd_only = false, const std::string& suffix = "") {
     const int64_t C = NH * HS, n = B * T * C;
     const double fwd_flops = 4.0 * B * (double)T * T * NH * HS / 2.0;
     const char* prec = bf16 ? "bf16" : "fp32";
@@ -219,12 +221,12 @@ void bench_attention(Timer& tm, const Opts& o, int64_t B, int64_t NH, int64_t T,
         if (bf16)
             return jalign::cuda::attention_forward_bf16(
                 reinterpret_cast<uint16_t*>(out.p), lse.p, reinterpret_cast<const uint16_t*>(q.p),
-                reinterpret_cast<const uint16_t*>(k.p), reinterpret_cast<const uint16_t*>(v.p), C, B, T, NH, HS,
+                reinterpret_cast<const uint16_t*>(k.p), reinterpret_cast<const uint16_t*>(v.p), C, B, T, NH, NKV, HS,
                 nullptr, nullptr, 0);
         return jalign::cuda::attention_forward(reinterpret_cast<float*>(out.p), lse.p,
                                                reinterpret_cast<const float*>(q.p),
                                                reinterpret_cast<const float*>(k.p),
-                                               reinterpret_cast<const float*>(v.p), C, B, T, NH, HS, nullptr,
+                                               reinterpret_cast<const float*>(v.p), C, B, T, NH, NKV, HS, nullptr,
                                                nullptr, 0);
     };
     auto bwd = [&]() -> int {
@@ -233,13 +235,13 @@ void bench_attention(Timer& tm, const Opts& o, int64_t B, int64_t NH, int64_t T,
                 reinterpret_cast<uint16_t*>(dq.p), reinterpret_cast<uint16_t*>(dk.p),
                 reinterpret_cast<uint16_t*>(dv.p), reinterpret_cast<const uint16_t*>(dout.p),
                 reinterpret_cast<const uint16_t*>(out.p), lse.p, reinterpret_cast<const uint16_t*>(q.p),
-                reinterpret_cast<const uint16_t*>(k.p), reinterpret_cast<const uint16_t*>(v.p), C, B, T, NH, HS,
+                reinterpret_cast<const uint16_t*>(k.p), reinterpret_cast<const uint16_t*>(v.p), C, B, T, NH, NKV, HS,
                 nullptr, nullptr, 0);
         return jalign::cuda::attention_backward(
             reinterpret_cast<float*>(dq.p), reinterpret_cast<float*>(dk.p), reinterpret_cast<float*>(dv.p),
             reinterpret_cast<const float*>(dout.p), reinterpret_cast<const float*>(out.p), lse.p,
             reinterpret_cast<const float*>(q.p), reinterpret_cast<const float*>(k.p),
-            reinterpret_cast<const float*>(v.p), C, B, T, NH, HS, nullptr, nullptr, 0);
+            reinterpret_cast<const float*>(v.p), C, B, T, NH, NKV, HS, nullptr, nullptr, 0);
     };
     auto zero_grads = [&]() {
         CHECK_CUDA(cudaMemsetAsync(dq.p, 0, dq.bytes(), 0));
@@ -249,6 +251,7 @@ void bench_attention(Timer& tm, const Opts& o, int64_t B, int64_t NH, int64_t T,
     auto add_shape = [&](Figure& f) {
         f.add_int("B", B);
         f.add_int("NH", NH);
+        if (NKV != NH) f.add_int("NKV", NKV);
         f.add_int("T", T);
         f.add_int("HS", HS);
     };
@@ -490,14 +493,17 @@ int main(int argc, char** argv) {
     if (o.quick) o.reps = std::min(o.reps, 3);
     Timer tm;
     struct Shape {
-        int64_t B, NH, T, HS;
+        int64_t B, NH, NKV, T, HS;
     };
-    const Shape shapes[] = {{4, 16, 1024, 64}, {2, 16, 4096, 128}, {1, 32, 8192, 128}};
+    // multi-head shapes, then grouped-query (Llama-style 32 query heads over 8 kv heads) beside its multi-head twin
+    const Shape shapes[] = {{4, 16, 16, 1024, 64}, {2, 16, 16, 4096, 128}, {1, 32, 32, 8192, 128},
+                            {2, 32, 8, 2048, 128}, {2, 32, 32, 2048, 128}};
     for (bool bf16 : {true, false})
-        for (const Shape& s : shapes) bench_attention(tm, o, s.B, s.NH, s.T, s.HS, bf16);
+        for (const Shape& s : shapes) bench_attention(tm, o, s.B, s.NH, s.NKV, s.T, s.HS, bf16);
     // the bf16 forward with 64-row tiles (the default uses 128-row tiles), for comparison
     setenv("JALIGN_ATTN_FWD_TILE", "64", 1);
-    for (const Shape& s : shapes) bench_attention(tm, o, s.B, s.NH, s.T, s.HS, true, true, "_tile64");
+    for (const Shape& s : shapes)
+        if (s.NKV == s.NH) bench_attention(tm, o, s.B, s.NH, s.NKV, s.T, s.HS, true, true, "_tile64");
     unsetenv("JALIGN_ATTN_FWD_TILE");
 #if JALIGN_BENCH_SAMPLING
     bench_sampling(tm, o, 64, 50304);

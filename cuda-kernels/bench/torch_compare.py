@@ -5,7 +5,8 @@ Shape legend: B = batch, T = time, NH = heads, HS = head size, V = vocab, N = B*
 
 Measures (CUDA events, L2 flushed by writing 256 MB before each repeat, warm-ups, median of repeats):
   * torch.nn.functional.scaled_dot_product_attention(is_causal=True), bf16 (and fp32) forward and
-    forward+backward, at (B,NH,T,HS) = (4,16,1024,64), (2,16,4096,128), (1,32,8192,128);
+    forward+backward, at (B,NH,T,HS) = (4,16,1024,64), (2,16,4096,128), (1,32,8192,128), and grouped-query
+    (B,NH,NKV,T,HS) = (2,32,8,2048,128) (enable_gqa) beside its multi-head twin (2,32,2048,128);
     FLOPs: forward 4*B*T^2*NH*HS/2, backward 2.5x forward;
   * sort-based top-k/top-p sampling (sort + cumsum + multinomial) at (B,V) = (64,50304), (256,128256);
   * the PPO policy loss in eager PyTorch (log_softmax, gather, ratio, clipped surrogate with dual clip,
@@ -23,7 +24,8 @@ import os
 import sys
 import time
 
-ATTN_SHAPES = [(4, 16, 1024, 64), (2, 16, 4096, 128), (1, 32, 8192, 128)]
+# (B, NH, T, HS[, NKV]): multi-head, then grouped-query (32 query heads over 8 kv heads) and its multi-head twin
+ATTN_SHAPES = [(4, 16, 1024, 64), (2, 16, 4096, 128), (1, 32, 8192, 128), (2, 32, 2048, 128, 8), (2, 32, 2048, 128)]
 SAMPLING_SHAPES = [(64, 50304), (256, 128256)]
 PPO_SHAPE = (8, 512, 50304)
 
@@ -62,36 +64,40 @@ class Timer:
         return times[len(times) // 2]
 
 
-def bench_attention(torch, tm, B, NH, T, HS, dtype):
+def bench_attention(torch, tm, B, NH, T, HS, dtype, NKV=None):
+    # NKV < NH: grouped-query attention (SDPA's enable_gqa), k and v (B, NKV, T, HS)
     F = torch.nn.functional
+    NKV = NKV or NH
     g = torch.Generator(device="cuda").manual_seed(0)
     shape = (B, NH, T, HS)
     q = torch.randn(shape, device="cuda", dtype=dtype, generator=g)
-    k = torch.randn(shape, device="cuda", dtype=dtype, generator=g)
-    v = torch.randn(shape, device="cuda", dtype=dtype, generator=g)
+    k = torch.randn((B, NKV, T, HS), device="cuda", dtype=dtype, generator=g)
+    v = torch.randn((B, NKV, T, HS), device="cuda", dtype=dtype, generator=g)
     dout = torch.randn(shape, device="cuda", dtype=dtype, generator=g)
     fwd_flops = 4.0 * B * T * T * NH * HS / 2.0
     prec = "bf16" if dtype == torch.bfloat16 else "fp32"
+    gqa = dict(enable_gqa=True) if NKV != NH else {}
+    extra = dict(NKV=NKV) if NKV != NH else {}
     res = []
 
     def fwd():
         with torch.no_grad():
-            F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            F.scaled_dot_product_attention(q, k, v, is_causal=True, **gqa)
 
     ms_f = tm.median_ms(fwd)
     res.append(dict(name="attn_fwd_" + prec, B=B, NH=NH, T=T, HS=HS, ms=ms_f,
-                    tflops=fwd_flops / (ms_f * 1e-3) / 1e12))
+                    tflops=fwd_flops / (ms_f * 1e-3) / 1e12, **extra))
     qg, kg, vg = (x.detach().clone().requires_grad_(True) for x in (q, k, v))
 
     def prep():
         qg.grad = kg.grad = vg.grad = None
 
     def fwdbwd():
-        out = F.scaled_dot_product_attention(qg, kg, vg, is_causal=True)
+        out = F.scaled_dot_product_attention(qg, kg, vg, is_causal=True, **gqa)
         out.backward(dout)
 
     ms_fb = tm.median_ms(fwdbwd, prep)
-    res.append(dict(name="attn_fwdbwd_" + prec, B=B, NH=NH, T=T, HS=HS, ms=ms_fb,
+    res.append(dict(name="attn_fwdbwd_" + prec, B=B, NH=NH, T=T, HS=HS, ms=ms_fb, **extra,
                     tflops=3.5 * fwd_flops / (ms_fb * 1e-3) / 1e12,
                     bwd_ms=ms_fb - ms_f, bwd_tflops=2.5 * fwd_flops / ((ms_fb - ms_f) * 1e-3) / 1e12))
     del q, k, v, dout, qg, kg, vg
@@ -170,12 +176,12 @@ def bench_ppo(torch, tm, B, T, V):
 
 def key(r):
     # variants of our kernels ("attn_fwd_bf16_tile64") compare with the same PyTorch figure
-    shape = tuple((k, r[k]) for k in ("B", "NH", "T", "HS", "V") if k in r)
+    shape = tuple((k, r[k]) for k in ("B", "NH", "NKV", "T", "HS", "V") if k in r)
     return (r["name"].split("_tile")[0], shape)
 
 
 def shape_str(r):
-    return ",".join(f"{k}={r[k]}" for k in ("B", "NH", "T", "HS", "V") if k in r)
+    return ",".join(f"{k}={r[k]}" for k in ("B", "NH", "NKV", "T", "HS", "V") if k in r)
 
 
 def ratio_table(ours, theirs):
@@ -251,10 +257,10 @@ def main():
         tm = Timer(torch, args.reps, args.warmup)
         jobs = []
         for s in ATTN_SHAPES:
-            jobs.append((f"sdpa bf16 {s}", lambda s=s: bench_attention(torch, tm, *s, torch.bfloat16)))
+            jobs.append((f"sdpa bf16 {s}", lambda s=s: bench_attention(torch, tm, *s[:4], torch.bfloat16, *s[4:])))
         if not args.no_fp32:
             for s in ATTN_SHAPES:
-                jobs.append((f"sdpa fp32 {s}", lambda s=s: bench_attention(torch, tm, *s, torch.float32)))
+                jobs.append((f"sdpa fp32 {s}", lambda s=s: bench_attention(torch, tm, *s[:4], torch.float32, *s[4:])))
         for s in SAMPLING_SHAPES:
             jobs.append((f"sampling {s}", lambda s=s: bench_sampling(torch, tm, *s)))
         jobs.append((f"ppo {PPO_SHAPE}", lambda: bench_ppo(torch, tm, *PPO_SHAPE)))

@@ -61,24 +61,25 @@ int rope(float* x, const int32_t* pos, const float* inv_freq, int64_t ld, int64_
 int swiglu_forward(float* out, const float* gu, int64_t N, int64_t F, void* stream);
 int swiglu_backward(float* dgu, const float* dout, const float* gu, int64_t N, int64_t F, void* stream);
 
-// ---- attention (cuda-kernels/attention.cu)
+// ---- attention (cuda-kernels/attention.cu); NH query heads, NKV key/value heads (NH % NKV == 0)
 int attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, int64_t ld,
-                      int64_t B, int64_t T, int64_t NH, int64_t HS, const int32_t* kv_start,
+                      int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS, const int32_t* kv_start,
                       const int32_t* kv_end, void* stream);
 int attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* lse,
                        const float* q, const float* k, const float* v, int64_t ld, int64_t B, int64_t T,
-                       int64_t NH, int64_t HS, const int32_t* kv_start, const int32_t* kv_end, void* stream);
+                       int64_t NH, int64_t NKV, int64_t HS, const int32_t* kv_start, const int32_t* kv_end,
+                       void* stream);
 int attention_forward_bf16(uint16_t* out, float* lse, const uint16_t* q, const uint16_t* k, const uint16_t* v,
-                           int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t HS, const int32_t* kv_start,
-                           const int32_t* kv_end, void* stream);
+                           int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
+                           const int32_t* kv_start, const int32_t* kv_end, void* stream);
 int attention_backward_bf16(uint16_t* dq, uint16_t* dk, uint16_t* dv, const uint16_t* dout, const uint16_t* out,
                             const float* lse, const uint16_t* q, const uint16_t* k, const uint16_t* v, int64_t ld,
-                            int64_t B, int64_t T, int64_t NH, int64_t HS, const int32_t* kv_start,
+                            int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS, const int32_t* kv_start,
                             const int32_t* kv_end, void* stream);
 int kvcache_append(float* k_cache, float* v_cache, const float* k, const float* v, int64_t ld, int64_t B,
-                   int64_t Tq, int64_t NH, int64_t HS, int64_t maxT, int64_t pos, void* stream);
+                   int64_t Tq, int64_t NH, int64_t NKV, int64_t HS, int64_t maxT, int64_t pos, void* stream);
 int attention_kvcache(float* out, const float* q, const float* k_cache, const float* v_cache, int64_t ld,
-                      int64_t B, int64_t Tq, int64_t NH, int64_t HS, int64_t maxT, int64_t pos,
+                      int64_t B, int64_t Tq, int64_t NH, int64_t NKV, int64_t HS, int64_t maxT, int64_t pos,
                       const int32_t* kv_start, void* stream);
 
 // ---- sampling (cuda-kernels/sampling.cu)

@@ -2,10 +2,11 @@
 // implementation (scores, probabilities and products rounded to bf16 the way an unfused bf16 framework
 // computes them) that sets the error budget of the bf16 kernels (FlashAttention's rule).
 //
-// Shape legend: B = batch, T = time, C = channels (NH*HS), NH = heads, HS = head size.
-//   q, k, v, dq, dk, dv: element [b, t, h, d] at b*T*ld + t*ld + h*HS + d
+// Shape legend: B = batch, T = time, C = channels (NH*HS), NH = query heads, NKV = key/value heads, G = NH/NKV
+//   (query head h reads kv head h / G, as if each kv head were repeated G times), HS = head size.
+//   q, k, v, dq, dk, dv: element [b, t, h, d] at b*T*ld + t*ld + h*HS + d (q: NH heads, k/v: NKV heads)
 //   out, dout: (B, T, C)   lse: (B, NH, T)   kv_start, kv_end: (B) or NULL
-//   k_cache, v_cache: (B, maxT, NH, HS)
+//   k_cache, v_cache: (B, maxT, NKV, HS)
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -42,9 +43,9 @@ inline void row_range(const int32_t* kv_start, const int32_t* kv_end, int64_t b,
 // Double-precision causal attention forward. Valid row t of batch b (s <= t < e) attends keys s..t.
 template <typename In>
 void ref_forward(std::vector<double>& out, std::vector<double>& lse, const In* q, const In* k, const In* v,
-                 int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t HS, const int32_t* kv_start,
+                 int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS, const int32_t* kv_start,
                  const int32_t* kv_end, float (*get)(In)) {
-    const int64_t C = NH * HS;
+    const int64_t C = NH * HS, G = NH / NKV;
     out.assign(B * T * C, 0.0);
     lse.assign(B * NH * T, 0.0);
     const double scale = 1.0 / std::sqrt((double)HS);
@@ -57,7 +58,7 @@ void ref_forward(std::vector<double>& out, std::vector<double>& lse, const In* q
                 const In* qr = q + b * T * ld + t * ld + h * HS;
                 double mx = -INFINITY;
                 for (int64_t j = s; j <= t; j++) {
-                    const In* kr = k + b * T * ld + j * ld + h * HS;
+                    const In* kr = k + b * T * ld + j * ld + (h / G) * HS;
                     double d = 0;
                     for (int64_t x = 0; x < HS; x++) d += (double)get(qr[x]) * (double)get(kr[x]);
                     sc[j] = d * scale;
@@ -68,7 +69,7 @@ void ref_forward(std::vector<double>& out, std::vector<double>& lse, const In* q
                 double* o = &out[(b * T + t) * C + h * HS];
                 for (int64_t j = s; j <= t; j++) {
                     const double p = std::exp(sc[j] - mx) / l;
-                    const In* vr = v + b * T * ld + j * ld + h * HS;
+                    const In* vr = v + b * T * ld + j * ld + (h / G) * HS;
                     for (int64_t x = 0; x < HS; x++) o[x] += p * (double)get(vr[x]);
                 }
                 lse[(b * NH + h) * T + t] = mx + std::log(l);
@@ -79,9 +80,9 @@ void ref_forward(std::vector<double>& out, std::vector<double>& lse, const In* q
 // Double-precision backward: dq, dk, dv (layout with ld) are written (not accumulated).
 template <typename In>
 void ref_backward(std::vector<double>& dq, std::vector<double>& dk, std::vector<double>& dv, const In* dout,
-                  const In* q, const In* k, const In* v, int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t HS,
+                  const In* q, const In* k, const In* v, int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
                   const int32_t* kv_start, const int32_t* kv_end, float (*get)(In)) {
-    const int64_t C = NH * HS;
+    const int64_t C = NH * HS, G = NH / NKV;
     const int64_t n = B * T * ld;
     dq.assign(n, 0.0);
     dk.assign(n, 0.0);
@@ -97,7 +98,7 @@ void ref_backward(std::vector<double>& dq, std::vector<double>& dk, std::vector<
                 const In* dor = dout + (b * T + t) * C + h * HS;
                 double mx = -INFINITY;
                 for (int64_t j = s; j <= t; j++) {
-                    const int64_t ko = b * T * ld + j * ld + h * HS;
+                    const int64_t ko = b * T * ld + j * ld + (h / G) * HS;
                     double d = 0, dp = 0;
                     for (int64_t x = 0; x < HS; x++) {
                         d += (double)get(q[qo + x]) * (double)get(k[ko + x]);
@@ -115,7 +116,7 @@ void ref_backward(std::vector<double>& dq, std::vector<double>& dk, std::vector<
                     D += P[j] * dP[j];
                 }
                 for (int64_t j = s; j <= t; j++) {
-                    const int64_t ko = b * T * ld + j * ld + h * HS;
+                    const int64_t ko = b * T * ld + j * ld + (h / G) * HS;
                     const double ds = P[j] * (dP[j] - D);
                     for (int64_t x = 0; x < HS; x++) {
                         dq[qo + x] += ds * scale * (double)get(k[ko + x]);
@@ -129,9 +130,9 @@ void ref_backward(std::vector<double>& dq, std::vector<double>& dk, std::vector<
 
 // Naive bf16 forward: S = bf16(Q K^T * scale) (fp32 products), P = bf16(softmax(S)), out = bf16(P V).
 inline void naive_bf16_forward(std::vector<double>& out, const uint16_t* q, const uint16_t* k, const uint16_t* v,
-                               int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t HS, const int32_t* kv_start,
+                               int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS, const int32_t* kv_start,
                                const int32_t* kv_end) {
-    const int64_t C = NH * HS;
+    const int64_t C = NH * HS, G = NH / NKV;
     out.assign(B * T * C, 0.0);
     const float scale = 1.0f / std::sqrt((float)HS);
     std::vector<float> sc(T), acc(HS);
@@ -143,7 +144,7 @@ inline void naive_bf16_forward(std::vector<double>& out, const uint16_t* q, cons
                 const uint16_t* qr = q + b * T * ld + t * ld + h * HS;
                 float mx = -INFINITY;
                 for (int64_t j = s; j <= t; j++) {
-                    const uint16_t* kr = k + b * T * ld + j * ld + h * HS;
+                    const uint16_t* kr = k + b * T * ld + j * ld + (h / G) * HS;
                     float d = 0;
                     for (int64_t x = 0; x < HS; x++) d += bf2f(qr[x]) * bf2f(kr[x]);
                     sc[j] = rbf(rbf(d) * scale);
@@ -154,7 +155,7 @@ inline void naive_bf16_forward(std::vector<double>& out, const uint16_t* q, cons
                 std::fill(acc.begin(), acc.end(), 0.f);
                 for (int64_t j = s; j <= t; j++) {
                     const float p = rbf(std::exp(sc[j] - mx) / l);
-                    const uint16_t* vr = v + b * T * ld + j * ld + h * HS;
+                    const uint16_t* vr = v + b * T * ld + j * ld + (h / G) * HS;
                     for (int64_t x = 0; x < HS; x++) acc[x] += p * bf2f(vr[x]);
                 }
                 for (int64_t x = 0; x < HS; x++) out[(b * T + t) * C + h * HS + x] = rbf(acc[x]);
@@ -165,9 +166,9 @@ inline void naive_bf16_forward(std::vector<double>& out, const uint16_t* q, cons
 // Naive bf16 backward from bf16 tensors: P and dP, dS and every product rounded to bf16.
 inline void naive_bf16_backward(std::vector<double>& dq, std::vector<double>& dk, std::vector<double>& dv,
                                 const uint16_t* dout, const uint16_t* q, const uint16_t* k, const uint16_t* v,
-                                int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t HS,
+                                int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
                                 const int32_t* kv_start, const int32_t* kv_end) {
-    const int64_t C = NH * HS;
+    const int64_t C = NH * HS, G = NH / NKV;
     const int64_t n = B * T * ld;
     std::vector<float> fdq(n, 0.f), fdk(n, 0.f), fdv(n, 0.f);
     const float scale = 1.0f / std::sqrt((float)HS);
@@ -181,7 +182,7 @@ inline void naive_bf16_backward(std::vector<double>& dq, std::vector<double>& dk
                 const uint16_t* dor = dout + (b * T + t) * C + h * HS;
                 float mx = -INFINITY;
                 for (int64_t j = s; j <= t; j++) {
-                    const int64_t ko = b * T * ld + j * ld + h * HS;
+                    const int64_t ko = b * T * ld + j * ld + (h / G) * HS;
                     float d = 0, dp = 0;
                     for (int64_t x = 0; x < HS; x++) {
                         d += bf2f(q[qo + x]) * bf2f(k[ko + x]);
@@ -196,13 +197,13 @@ inline void naive_bf16_backward(std::vector<double>& dq, std::vector<double>& dk
                 std::fill(o.begin(), o.end(), 0.f);
                 for (int64_t j = s; j <= t; j++) {
                     P[j] = rbf(std::exp(P[j] - mx) / l);
-                    const int64_t ko = b * T * ld + j * ld + h * HS;
+                    const int64_t ko = b * T * ld + j * ld + (h / G) * HS;
                     for (int64_t x = 0; x < HS; x++) o[x] += P[j] * bf2f(v[ko + x]);
                 }
                 float D = 0;  // rowsum(dout * bf16(out))
                 for (int64_t x = 0; x < HS; x++) D += bf2f(dor[x]) * rbf(o[x]);
                 for (int64_t j = s; j <= t; j++) {
-                    const int64_t ko = b * T * ld + j * ld + h * HS;
+                    const int64_t ko = b * T * ld + j * ld + (h / G) * HS;
                     const float ds = rbf(P[j] * (dP[j] - D));
                     for (int64_t x = 0; x < HS; x++) {
                         fdq[qo + x] += ds * scale * bf2f(k[ko + x]);
@@ -224,9 +225,9 @@ inline void naive_bf16_backward(std::vector<double>& dq, std::vector<double>& dk
 
 // Decode reference: query i (position pos+i) attends cache keys kv_start[b]..pos+i.
 inline void ref_kvcache(std::vector<double>& out, const float* q, const float* kc, const float* vc, int64_t ld,
-                        int64_t B, int64_t Tq, int64_t NH, int64_t HS, int64_t maxT, int64_t pos,
+                        int64_t B, int64_t Tq, int64_t NH, int64_t NKV, int64_t HS, int64_t maxT, int64_t pos,
                         const int32_t* kv_start) {
-    const int64_t C = NH * HS;
+    const int64_t C = NH * HS, G = NH / NKV;
     out.assign(B * Tq * C, 0.0);
     const double scale = 1.0 / std::sqrt((double)HS);
     std::vector<double> sc(maxT);
@@ -239,7 +240,7 @@ inline void ref_kvcache(std::vector<double>& out, const float* q, const float* k
                 const float* qr = q + b * Tq * ld + i * ld + h * HS;
                 double mx = -INFINITY;
                 for (int64_t j = s; j <= last; j++) {
-                    const float* kr = kc + ((b * maxT + j) * NH + h) * HS;
+                    const float* kr = kc + ((b * maxT + j) * NKV + h / G) * HS;
                     double d = 0;
                     for (int64_t x = 0; x < HS; x++) d += (double)qr[x] * kr[x];
                     sc[j] = d * scale;
@@ -250,7 +251,7 @@ inline void ref_kvcache(std::vector<double>& out, const float* q, const float* k
                 double* o = &out[(b * Tq + i) * C + h * HS];
                 for (int64_t j = s; j <= last; j++) {
                     const double p = std::exp(sc[j] - mx) / l;
-                    const float* vr = vc + ((b * maxT + j) * NH + h) * HS;
+                    const float* vr = vc + ((b * maxT + j) * NKV + h / G) * HS;
                     for (int64_t x = 0; x < HS; x++) o[x] += p * vr[x];
                 }
             }

@@ -1,6 +1,7 @@
 // Tests of the jalign CUDA attention launchers (cuda-kernels/attention.cu) against plain host references.
 //
-// Shape legend: B = batch, T = time, C = channels (NH*HS), NH = heads, HS = head size.
+// Shape legend: B = batch, T = time, C = channels (NH*HS), NH = query heads, NKV = key/value heads,
+// CK = NKV*HS, HS = head size.
 //
 // fp32 kernels are compared with a double-precision reference (atol + rtol*max|ref|). bf16 kernels follow
 // FlashAttention's rule: their error against the double reference (computed from the same bf16 inputs) must
@@ -9,8 +10,9 @@
 // and links native/src/cpu when attention.cpp is there), the fp32 results are also compared with
 // jalign::cpu::attention_*.
 //
-// Cases: T = 1, 7, 64, 257; HS = 32, 64, 128; separate q/k/v (ld = C) and fused QKV (ld = 3C); with and
-// without key padding (kv_start/kv_end); T = 1000 at HS = 64, 128 (not with --quick); KV-cache decode.
+// Cases: T = 1, 7, 64, 257; HS = 32, 64, 128; separate q/k/v (ld = C) and fused QKV (ld = C + 2*CK); with and
+// without key padding (kv_start/kv_end); T = 1000 at HS = 64, 128 (not with --quick); grouped-query (NH = 4,
+// NKV = 2) and multi-query (NH = 6, NKV = 1) attention; KV-cache decode, also with NKV < NH.
 // Prints one line per check and PASS/FAIL; exits 1 on any failure, 2 when no GPU is present.
 #include <cuda_runtime.h>
 
@@ -87,10 +89,13 @@ std::vector<double> compact(const V& buf, int64_t off, int64_t ld, int64_t B, in
 struct Case {
     int64_t B, T, NH, HS;
     bool fused, padded;
+    int64_t NKV = 0;  // 0: NH (multi-head)
+    int64_t kv() const { return NKV ? NKV : NH; }
     std::string name() const {
         char s[128];
-        std::snprintf(s, sizeof s, "B=%" PRId64 " T=%" PRId64 " NH=%" PRId64 " HS=%" PRId64 " %s%s", B, T, NH, HS,
-                      fused ? "qkv" : "sep", padded ? " pad" : "");
+        std::snprintf(s, sizeof s, "B=%" PRId64 " T=%" PRId64 " NH=%" PRId64 "%s HS=%" PRId64 " %s%s", B, T, NH,
+                      kv() == NH ? "" : (" NKV=" + std::to_string(kv())).c_str(), HS, fused ? "qkv" : "sep",
+                      padded ? " pad" : "");
         return s;
     }
 };
@@ -112,18 +117,18 @@ void padding_for(const Case& cs, std::vector<int32_t>& ks, std::vector<int32_t>&
 }
 
 void run_fp32(const Case& cs, std::mt19937& rng) {
-    const int64_t B = cs.B, T = cs.T, NH = cs.NH, HS = cs.HS, C = NH * HS;
-    const int64_t ld = cs.fused ? 3 * C : C;
+    const int64_t B = cs.B, T = cs.T, NH = cs.NH, NKV = cs.kv(), HS = cs.HS, C = NH * HS, CK = NKV * HS;
+    const int64_t ld = cs.fused ? C + 2 * CK : C;
     const int64_t n = B * T * ld;
     std::normal_distribution<float> nd(0.f, 1.f);
-    // q, k, v: one buffer of (B, T, 3C) when fused, else three of (B, T, C)
+    // q, k, v: one buffer of (B, T, C + 2*CK) when fused, else three of (B, T, C) (k, v use CK columns)
     std::vector<float> hq, hk, hv, hqkv;
     int64_t oq = 0, ok = 0, ov = 0;
     if (cs.fused) {
         hqkv.resize(n);
         for (auto& x : hqkv) x = nd(rng);
         ok = C;
-        ov = 2 * C;
+        ov = C + CK;
     } else {
         hq.resize(n);
         hk.resize(n);
@@ -143,8 +148,8 @@ void run_fp32(const Case& cs, std::mt19937& rng) {
     const int32_t* pke = cs.padded ? ke.data() : nullptr;
 
     std::vector<double> rout, rlse, rdq, rdk, rdv;
-    ref_forward<float>(rout, rlse, Q, K, V, ld, B, T, NH, HS, pks, pke, getf);
-    ref_backward<float>(rdq, rdk, rdv, hdout.data(), Q, K, V, ld, B, T, NH, HS, pks, pke, getf);
+    ref_forward<float>(rout, rlse, Q, K, V, ld, B, T, NH, NKV, HS, pks, pke, getf);
+    ref_backward<float>(rdq, rdk, rdv, hdout.data(), Q, K, V, ld, B, T, NH, NKV, HS, pks, pke, getf);
 
     // device
     DevBuf<float> dq_in(n), dk_in(cs.fused ? 1 : n), dv_in(cs.fused ? 1 : n);
@@ -157,7 +162,7 @@ void run_fp32(const Case& cs, std::mt19937& rng) {
     }
     const float* dQ = dq_in.p;
     const float* dK = cs.fused ? dq_in.p + C : dk_in.p;
-    const float* dV = cs.fused ? dq_in.p + 2 * C : dv_in.p;
+    const float* dV = cs.fused ? dq_in.p + C + CK : dv_in.p;
     DevBuf<float> dout_d(B * T * C), out_d(B * T * C), lse_d(B * NH * T);
     dout_d.up(hdout);
     DevBuf<int32_t> ks_d(B), ke_d(B);
@@ -168,7 +173,8 @@ void run_fp32(const Case& cs, std::mt19937& rng) {
     // poison the outputs: padded rows must be written as zeros
     CHECK_CUDA(cudaMemset(out_d.p, 0xff, out_d.n * sizeof(float)));
     CHECK_CUDA(cudaMemset(lse_d.p, 0xff, lse_d.n * sizeof(float)));
-    CHECK_CUDA(jalign::cuda::attention_forward(out_d.p, lse_d.p, dQ, dK, dV, ld, B, T, NH, HS, dks, dke, nullptr));
+    CHECK_CUDA(jalign::cuda::attention_forward(out_d.p, lse_d.p, dQ, dK, dV, ld, B, T, NH, NKV, HS, dks, dke,
+                                               nullptr));
     CHECK_CUDA(cudaDeviceSynchronize());
     const auto hout = out_d.down();
     const auto hlse = lse_d.down();
@@ -188,9 +194,9 @@ void run_fp32(const Case& cs, std::mt19937& rng) {
     }
     float* gq = g1.p;
     float* gk = cs.fused ? g1.p + C : g2.p;
-    float* gv = cs.fused ? g1.p + 2 * C : g3.p;
+    float* gv = cs.fused ? g1.p + C + CK : g3.p;
     CHECK_CUDA(jalign::cuda::attention_backward(gq, gk, gv, dout_d.p, out_d.p, lse_d.p, dQ, dK, dV, ld, B, T, NH,
-                                                HS, dks, dke, nullptr));
+                                                NKV, HS, dks, dke, nullptr));
     CHECK_CUDA(cudaDeviceSynchronize());
     std::vector<float> h1 = g1.down(), h2 = cs.fused ? h1 : g2.down(), h3 = cs.fused ? h1 : g3.down();
     for (int64_t i = 0; i < n; i++) {
@@ -201,12 +207,12 @@ void run_fp32(const Case& cs, std::mt19937& rng) {
         }
     }
     if (cs.fused) h2 = h3 = h1;
-    const int64_t offk = cs.fused ? C : 0, offv = cs.fused ? 2 * C : 0;
-    const auto cq = compact(h1, 0, ld, B, T, C), ck = compact(h2, offk, ld, B, T, C),
-               cv = compact(h3, offv, ld, B, T, C);
+    const int64_t offk = cs.fused ? C : 0, offv = cs.fused ? C + CK : 0;
+    const auto cq = compact(h1, 0, ld, B, T, C), ck = compact(h2, offk, ld, B, T, CK),
+               cv = compact(h3, offv, ld, B, T, CK);
     // the references are indexed from each tensor's own base (k, v), hence offset 0
-    const auto rq = compact(rdq, 0, ld, B, T, C), rk = compact(rdk, 0, ld, B, T, C),
-               rv = compact(rdv, 0, ld, B, T, C);
+    const auto rq = compact(rdq, 0, ld, B, T, C), rk = compact(rdk, 0, ld, B, T, CK),
+               rv = compact(rdv, 0, ld, B, T, CK);
     report("fp32 bwd dq   " + cs.name(), max_abs_diff(cq, rq, rq.size()), 5e-5 + 2e-5 * max_abs(rq, rq.size()));
     report("fp32 bwd dk   " + cs.name(), max_abs_diff(ck, rk, rk.size()), 5e-5 + 2e-5 * max_abs(rk, rk.size()));
     report("fp32 bwd dv   " + cs.name(), max_abs_diff(cv, rv, rv.size()), 5e-5 + 2e-5 * max_abs(rv, rv.size()));
@@ -214,16 +220,16 @@ void run_fp32(const Case& cs, std::mt19937& rng) {
 #ifdef JALIGN_HAVE_CPU_ATTENTION
     {
         std::vector<float> cout_(B * T * C), clse(B * NH * T), cdq(n, 0.f), cdk(n, 0.f), cdv(n, 0.f);
-        jalign::cpu::attention_forward(cout_.data(), clse.data(), Q, K, V, ld, B, T, NH, HS, pks, pke);
+        jalign::cpu::attention_forward(cout_.data(), clse.data(), Q, K, V, ld, B, T, NH, NKV, HS, pks, pke);
         report("fp32 fwd out vs cpu kernel " + cs.name(), max_abs_diff(hout, cout_, cout_.size()), 2e-5 + 1e-5 * omax);
         float* pq = cdq.data();
         float* pk = cs.fused ? cdq.data() + C : cdk.data();
-        float* pv = cs.fused ? cdq.data() + 2 * C : cdv.data();
+        float* pv = cs.fused ? cdq.data() + C + CK : cdv.data();
         jalign::cpu::attention_backward(pq, pk, pv, hdout.data(), cout_.data(), clse.data(), Q, K, V, ld, B, T, NH,
-                                        HS, pks, pke);
+                                        NKV, HS, pks, pke);
         const auto xq = compact(cdq, 0, ld, B, T, C);
-        const auto xk = compact(cs.fused ? cdq : cdk, offk, ld, B, T, C);
-        const auto xv = compact(cs.fused ? cdq : cdv, offv, ld, B, T, C);
+        const auto xk = compact(cs.fused ? cdq : cdk, offk, ld, B, T, CK);
+        const auto xv = compact(cs.fused ? cdq : cdv, offv, ld, B, T, CK);
         report("fp32 bwd dq vs cpu kernel " + cs.name(), max_abs_diff(cq, xq, xq.size()),
                5e-5 + 2e-5 * max_abs(rq, rq.size()));
         report("fp32 bwd dk vs cpu kernel " + cs.name(), max_abs_diff(ck, xk, xk.size()),
@@ -235,8 +241,8 @@ void run_fp32(const Case& cs, std::mt19937& rng) {
 }
 
 void run_bf16(const Case& cs, std::mt19937& rng) {
-    const int64_t B = cs.B, T = cs.T, NH = cs.NH, HS = cs.HS, C = NH * HS;
-    const int64_t ld = cs.fused ? 3 * C : C;
+    const int64_t B = cs.B, T = cs.T, NH = cs.NH, NKV = cs.kv(), HS = cs.HS, C = NH * HS, CK = NKV * HS;
+    const int64_t ld = cs.fused ? C + 2 * CK : C;
     const int64_t n = B * T * ld;
     std::normal_distribution<float> nd(0.f, 1.f);
     const int nt = cs.fused ? 1 : 3;
@@ -245,7 +251,7 @@ void run_bf16(const Case& cs, std::mt19937& rng) {
         for (auto& x : vec) x = f2bf(nd(rng));
     const uint16_t* Q = hin[0].data();
     const uint16_t* K = cs.fused ? hin[0].data() + C : hin[1].data();
-    const uint16_t* V = cs.fused ? hin[0].data() + 2 * C : hin[2].data();
+    const uint16_t* V = cs.fused ? hin[0].data() + C + CK : hin[2].data();
     std::vector<uint16_t> hdout(B * T * C);
     for (auto& x : hdout) x = f2bf(nd(rng));
     std::vector<int32_t> ks, ke;
@@ -254,10 +260,10 @@ void run_bf16(const Case& cs, std::mt19937& rng) {
     const int32_t* pke = cs.padded ? ke.data() : nullptr;
 
     std::vector<double> rout, rlse, rdq, rdk, rdv, nout, ndq, ndk, ndv;
-    ref_forward<uint16_t>(rout, rlse, Q, K, V, ld, B, T, NH, HS, pks, pke, getbf);
-    ref_backward<uint16_t>(rdq, rdk, rdv, hdout.data(), Q, K, V, ld, B, T, NH, HS, pks, pke, getbf);
-    naive_bf16_forward(nout, Q, K, V, ld, B, T, NH, HS, pks, pke);
-    naive_bf16_backward(ndq, ndk, ndv, hdout.data(), Q, K, V, ld, B, T, NH, HS, pks, pke);
+    ref_forward<uint16_t>(rout, rlse, Q, K, V, ld, B, T, NH, NKV, HS, pks, pke, getbf);
+    ref_backward<uint16_t>(rdq, rdk, rdv, hdout.data(), Q, K, V, ld, B, T, NH, NKV, HS, pks, pke, getbf);
+    naive_bf16_forward(nout, Q, K, V, ld, B, T, NH, NKV, HS, pks, pke);
+    naive_bf16_backward(ndq, ndk, ndv, hdout.data(), Q, K, V, ld, B, T, NH, NKV, HS, pks, pke);
 
     std::vector<DevBuf<uint16_t>*> din;
     for (int i = 0; i < nt; i++) {
@@ -266,7 +272,7 @@ void run_bf16(const Case& cs, std::mt19937& rng) {
     }
     const uint16_t* dQ = din[0]->p;
     const uint16_t* dK = cs.fused ? din[0]->p + C : din[1]->p;
-    const uint16_t* dV = cs.fused ? din[0]->p + 2 * C : din[2]->p;
+    const uint16_t* dV = cs.fused ? din[0]->p + C + CK : din[2]->p;
     DevBuf<uint16_t> dout_d(B * T * C), out_d(B * T * C);
     DevBuf<float> lse_d(B * NH * T);
     dout_d.up(hdout);
@@ -277,7 +283,7 @@ void run_bf16(const Case& cs, std::mt19937& rng) {
     const int32_t* dke = cs.padded ? ke_d.p : nullptr;
     CHECK_CUDA(cudaMemset(out_d.p, 0xff, out_d.n * sizeof(uint16_t)));
     CHECK_CUDA(cudaMemset(lse_d.p, 0xff, lse_d.n * sizeof(float)));
-    CHECK_CUDA(jalign::cuda::attention_forward_bf16(out_d.p, lse_d.p, dQ, dK, dV, ld, B, T, NH, HS, dks, dke,
+    CHECK_CUDA(jalign::cuda::attention_forward_bf16(out_d.p, lse_d.p, dQ, dK, dV, ld, B, T, NH, NKV, HS, dks, dke,
                                                     nullptr));
     CHECK_CUDA(cudaDeviceSynchronize());
     const auto hout = out_d.down();
@@ -304,26 +310,27 @@ void run_bf16(const Case& cs, std::mt19937& rng) {
         }
         uint16_t* gq = g[0]->p;
         uint16_t* gk = cs.fused ? g[0]->p + C : g[1]->p;
-        uint16_t* gv = cs.fused ? g[0]->p + 2 * C : g[2]->p;
+        uint16_t* gv = cs.fused ? g[0]->p + C + CK : g[2]->p;
         CHECK_CUDA(jalign::cuda::attention_backward_bf16(gq, gk, gv, dout_d.p, out_d.p, lse_d.p, dQ, dK, dV, ld, B,
-                                                         T, NH, HS, dks, dke, nullptr));
+                                                         T, NH, NKV, HS, dks, dke, nullptr));
         CHECK_CUDA(cudaDeviceSynchronize());
         std::vector<uint16_t> h1 = g[0]->down();
         std::vector<uint16_t> h2 = cs.fused ? h1 : g[1]->down(), h3 = cs.fused ? h1 : g[2]->down();
-        auto cq = compact(h1, 0, ld, B, T, C, getbf), ck = compact(h2, cs.fused ? C : 0, ld, B, T, C, getbf),
-             cv = compact(h3, cs.fused ? 2 * C : 0, ld, B, T, C, getbf);
+        auto cq = compact(h1, 0, ld, B, T, C, getbf), ck = compact(h2, cs.fused ? C : 0, ld, B, T, CK, getbf),
+             cv = compact(h3, cs.fused ? C + CK : 0, ld, B, T, CK, getbf);
         got[pass].clear();
         for (auto* vv : {&cq, &ck, &cv}) got[pass].insert(got[pass].end(), vv->begin(), vv->end());
         for (auto* p : g) delete p;
     }
-    const int64_t m = B * T * C;
     const char* names[3] = {"dq", "dk", "dv"};
     const std::vector<double>* refs[3] = {&rdq, &rdk, &rdv};
     const std::vector<double>* naive[3] = {&ndq, &ndk, &ndv};
+    const int64_t width[3] = {C, CK, CK}, first[3] = {0, B * T * C, B * T * (C + CK)};
     for (int i = 0; i < 3; i++) {
-        const auto r = compact(*refs[i], 0, ld, B, T, C);  // references: from each tensor's own base
-        const auto nv = compact(*naive[i], 0, ld, B, T, C);
-        const std::vector<double> gi(got[0].begin() + i * m, got[0].begin() + (i + 1) * m);
+        const int64_t m = B * T * width[i], f0 = first[i];
+        const auto r = compact(*refs[i], 0, ld, B, T, width[i]);  // references: from each tensor's own base
+        const auto nv = compact(*naive[i], 0, ld, B, T, width[i]);
+        const std::vector<double> gi(got[0].begin() + f0, got[0].begin() + f0 + m);
         const double nerr = max_abs_diff(nv, r, m);
         std::snprintf(extra, sizeof extra, "(naive bf16 %.3e)", nerr);
         report(std::string("bf16 bwd ") + names[i] + "   " + cs.name(), max_abs_diff(gi, r, m),
@@ -331,7 +338,7 @@ void run_bf16(const Case& cs, std::mt19937& rng) {
         // accumulation: (1 + g) rounded to bf16 minus 1 must match g within bf16 rounding at |1 + g|
         double acc_err = 0, acc_tol = 0;
         for (int64_t x = 0; x < m; x++) {
-            const double a = got[1][i * m + x] - 1.0, bb = gi[x];
+            const double a = got[1][f0 + x] - 1.0, bb = gi[x];
             acc_err = std::max(acc_err, std::fabs(a - bb));
             if (!(a == a)) acc_err = INFINITY;
             acc_tol = std::max(acc_tol, (1.0 + std::fabs(bb)) * (1.0 / 128));
@@ -341,14 +348,14 @@ void run_bf16(const Case& cs, std::mt19937& rng) {
     for (auto* p : din) delete p;
 }
 
-void run_kvcache(int64_t HS, std::mt19937& rng) {
-    const int64_t B = 3, NH = 2, C = NH * HS, maxT = 300;
+void run_kvcache(int64_t HS, std::mt19937& rng, int64_t NH = 2, int64_t NKV = 2) {
+    const int64_t B = 3, C = NH * HS, CK = NKV * HS, maxT = 300;
     const bool fused = HS == 64;
-    const int64_t ld = fused ? 3 * C : C;
+    const int64_t ld = fused ? C + 2 * CK : C;
     std::normal_distribution<float> nd(0.f, 1.f);
     std::vector<int32_t> ks = {0, 5, 0};
-    std::vector<float> hkc(B * maxT * C, 0.f), hvc(B * maxT * C, 0.f);
-    DevBuf<float> kc(B * maxT * C), vc(B * maxT * C);
+    std::vector<float> hkc(B * maxT * CK, 0.f), hvc(B * maxT * CK, 0.f);
+    DevBuf<float> kc(B * maxT * CK), vc(B * maxT * CK);
     kc.up(hkc);
     vc.up(hvc);
     DevBuf<int32_t> ks_d(B);
@@ -363,35 +370,36 @@ void run_kvcache(int64_t HS, std::mt19937& rng) {
         const int64_t nsep = B * Tq * ld;
         const float* hq = qkv.data();
         const float* hk = fused ? qkv.data() + C : qkv.data() + nsep;
-        const float* hv = fused ? qkv.data() + 2 * C : qkv.data() + 2 * nsep;
+        const float* hv = fused ? qkv.data() + C + CK : qkv.data() + 2 * nsep;
         for (int64_t b = 0; b < B; b++)
             for (int64_t t = 0; t < Tq; t++)
-                for (int64_t c = 0; c < C; c++) {
-                    hkc[(b * maxT + pos + t) * C + c] = hk[b * Tq * ld + t * ld + c];
-                    hvc[(b * maxT + pos + t) * C + c] = hv[b * Tq * ld + t * ld + c];
+                for (int64_t c = 0; c < CK; c++) {
+                    hkc[(b * maxT + pos + t) * CK + c] = hk[b * Tq * ld + t * ld + c];
+                    hvc[(b * maxT + pos + t) * CK + c] = hv[b * Tq * ld + t * ld + c];
                 }
         DevBuf<float> in(qkv.size()), out(B * Tq * C);
         in.up(qkv);
         const float* dq = in.p;
         const float* dk = fused ? in.p + C : in.p + nsep;
-        const float* dv = fused ? in.p + 2 * C : in.p + 2 * nsep;
-        CHECK_CUDA(jalign::cuda::kvcache_append(kc.p, vc.p, dk, dv, ld, B, Tq, NH, HS, maxT, pos, nullptr));
-        CHECK_CUDA(jalign::cuda::attention_kvcache(out.p, dq, kc.p, vc.p, ld, B, Tq, NH, HS, maxT, pos, ks_d.p,
+        const float* dv = fused ? in.p + C + CK : in.p + 2 * nsep;
+        CHECK_CUDA(jalign::cuda::kvcache_append(kc.p, vc.p, dk, dv, ld, B, Tq, NH, NKV, HS, maxT, pos, nullptr));
+        CHECK_CUDA(jalign::cuda::attention_kvcache(out.p, dq, kc.p, vc.p, ld, B, Tq, NH, NKV, HS, maxT, pos, ks_d.p,
                                                    nullptr));
         CHECK_CUDA(cudaDeviceSynchronize());
-        std::snprintf(name, sizeof name, "B=%" PRId64 " NH=%" PRId64 " HS=%" PRId64 " Tq=%" PRId64 " pos=%" PRId64 "%s",
-                      B, NH, HS, Tq, pos, fused ? " qkv" : "");
+        std::snprintf(name, sizeof name,
+                      "B=%" PRId64 " NH=%" PRId64 " NKV=%" PRId64 " HS=%" PRId64 " Tq=%" PRId64 " pos=%" PRId64 "%s", B,
+                      NH, NKV, HS, Tq, pos, fused ? " qkv" : "");
         report(std::string("kvcache_append k ") + name, max_abs_diff(kc.down(), hkc, hkc.size()), 0.0);
         report(std::string("kvcache_append v ") + name, max_abs_diff(vc.down(), hvc, hvc.size()), 0.0);
         std::vector<double> ref;
-        ref_kvcache(ref, hq, hkc.data(), hvc.data(), ld, B, Tq, NH, HS, maxT, pos, ks.data());
+        ref_kvcache(ref, hq, hkc.data(), hvc.data(), ld, B, Tq, NH, NKV, HS, maxT, pos, ks.data());
         const auto got = out.down();
         report(std::string("attention_kvcache ") + name, max_abs_diff(got, ref, ref.size()),
                2e-5 + 1e-5 * max_abs(ref, ref.size()));
 #ifdef JALIGN_HAVE_CPU_ATTENTION
         std::vector<float> cpu_out(B * Tq * C);
-        jalign::cpu::attention_kvcache(cpu_out.data(), hq, hkc.data(), hvc.data(), ld, B, Tq, NH, HS, maxT, pos,
-                                       ks.data());
+        jalign::cpu::attention_kvcache(cpu_out.data(), hq, hkc.data(), hvc.data(), ld, B, Tq, NH, NKV, HS, maxT,
+                                       pos, ks.data());
         report(std::string("attention_kvcache vs cpu kernel ") + name, max_abs_diff(got, cpu_out, cpu_out.size()),
                2e-5 + 1e-5 * max_abs(ref, ref.size()));
 #endif
@@ -400,8 +408,8 @@ void run_kvcache(int64_t HS, std::mt19937& rng) {
 
 // The double reference's gradients against central finite differences of its own forward, for
 // L = sum(out * dout), on a small padded fused-QKV case. Runs on the host (no GPU needed).
-void check_reference_gradients() {
-    const int64_t B = 2, T = 6, NH = 2, HS = 32, C = NH * HS, ld = 3 * C;
+void check_reference_gradients(int64_t NH = 2, int64_t NKV = 2) {
+    const int64_t B = 2, T = 6, HS = 32, C = NH * HS, CK = NKV * HS, ld = C + 2 * CK;
     std::mt19937 rng(7);
     std::normal_distribution<double> nd(0.0, 1.0);
     std::vector<double> qkv(B * T * ld), dout(B * T * C);
@@ -410,11 +418,11 @@ void check_reference_gradients() {
     const int32_t ks[2] = {0, 2}, ke[2] = {5, 6};
     std::vector<float> f(qkv.begin(), qkv.end()), fd(dout.begin(), dout.end());
     std::vector<double> dq, dk, dv;
-    ref_backward<float>(dq, dk, dv, fd.data(), f.data(), f.data() + C, f.data() + 2 * C, ld, B, T, NH, HS, ks, ke,
-                        getf);
+    ref_backward<float>(dq, dk, dv, fd.data(), f.data(), f.data() + C, f.data() + C + CK, ld, B, T, NH, NKV, HS, ks,
+                        ke, getf);
     auto loss = [&](std::vector<float>& w) {
         std::vector<double> out, lse;
-        ref_forward<float>(out, lse, w.data(), w.data() + C, w.data() + 2 * C, ld, B, T, NH, HS, ks, ke, getf);
+        ref_forward<float>(out, lse, w.data(), w.data() + C, w.data() + C + CK, ld, B, T, NH, NKV, HS, ks, ke, getf);
         double L = 0;
         for (size_t i = 0; i < out.size(); i++) L += out[i] * fd[i];
         return L;
@@ -423,7 +431,7 @@ void check_reference_gradients() {
     const float hstep = 1e-2f;
     for (int64_t idx = 0; idx < B * T * ld; idx += 5) {
         const int64_t c = idx % ld;
-        const double analytic = c < C ? dq[idx] : (c < 2 * C ? dk[idx - C] : dv[idx - 2 * C]);
+        const double analytic = c < C ? dq[idx] : (c < C + CK ? dk[idx - C] : dv[idx - C - CK]);
         std::vector<float> w = f;
         w[idx] = f[idx] + hstep;
         const double lp = loss(w);
@@ -433,13 +441,16 @@ void check_reference_gradients() {
         err = std::max(err, std::fabs(numeric - analytic));
         mag = std::max(mag, std::fabs(analytic));
     }
-    report("reference gradients vs finite differences", err, 2e-3 * (1.0 + mag));
+    report("reference gradients vs finite differences NH=" + std::to_string(NH) + " NKV=" + std::to_string(NKV), err,
+           2e-3 * (1.0 + mag));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     check_reference_gradients();
+    check_reference_gradients(4, 2);
+    check_reference_gradients(3, 1);
     int ndev = 0;
     if (cudaGetDeviceCount(&ndev) != cudaSuccess || ndev == 0) {
         std::printf("SKIP test_cuda_attention: no CUDA device\n");
@@ -448,7 +459,8 @@ int main(int argc, char** argv) {
     cudaDeviceProp prop;
     CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));
     std::printf("device: %s (sm_%d%d)\n", prop.name, prop.major, prop.minor);
-    // --quick: one head per case; --T N / --HS N: only that sequence length / head size
+    // --quick: one head per case; --T N / --HS N: only that sequence length / head size (the KV-cache cases
+    // prefill 257 rows)
     bool quick = false;
     int64_t only_T = 0, only_HS = 0;
     for (int i = 1; i < argc; i++) {
@@ -482,6 +494,19 @@ int main(int argc, char** argv) {
             run_bf16(cs, rng);
         }
     }
+    // grouped-query (NH = 4 over NKV = 2) and multi-query (NH = 6 over one kv head), fused and separate, padded
+    for (int64_t HS : HSs)
+        for (int64_t T : {7, 130}) {
+            if ((only_T && T != only_T) || (only_HS && HS != only_HS)) continue;
+            Case gqa{2, T, 4, HS, T == 130, true};
+            gqa.NKV = 2;
+            run_fp32(gqa, rng);
+            run_bf16(gqa, rng);
+            Case mqa{3, T, 6, HS, T != 130, T == 130};
+            mqa.NKV = 1;
+            run_fp32(mqa, rng);
+            run_bf16(mqa, rng);
+        }
     if (!quick) {
         // the 64-row forward tiles (JALIGN_ATTN_FWD_TILE=64) on the same kinds of cases
         setenv("JALIGN_ATTN_FWD_TILE", "64", 1);
@@ -493,7 +518,11 @@ int main(int argc, char** argv) {
         unsetenv("JALIGN_ATTN_FWD_TILE");
     }
     for (int64_t HS : HSs)
-        if (!only_HS || HS == only_HS) run_kvcache(HS, rng);
+        if ((!only_HS || HS == only_HS) && (!only_T || only_T == 257)) {  // the cache holds 257 + 4 rows
+            run_kvcache(HS, rng);
+            run_kvcache(HS, rng, 4, 2);
+            run_kvcache(HS, rng, 6, 1);
+        }
     std::printf("%s: %d of %d checks failed\n", g_failures ? "FAIL" : "PASS", g_failures, g_checks);
     return g_failures ? 1 : 0;
 }

@@ -188,39 +188,44 @@ int jalign_swiglu_backward(float* dgu, const float* dout, const float* gu, int64
 
 /* ---------------------------------------------------------------- attention */
 
-/* Fused causal self-attention (flash style: online softmax, the T x T scores are never stored).
- * q, k, v: element [b, t, h, d] at base + b*T*ld + t*ld + h*HS + d. ld = C for separate (B,T,NH,HS)
- * tensors; for a fused QKV projection (B,T,3C) pass q = qkv, k = qkv + C, v = qkv + 2C, ld = 3C.
- * out(B,T,C) contiguous; lse(B,NH,T) the per-row logsumexp of the scaled scores (saved for backward).
+/* Fused causal self-attention (flash style: online softmax, the T x T scores are never stored), with
+ * grouped-query attention: NH query heads share NKV key/value heads (NKV > 0, NH % NKV == 0; query head h
+ * reads kv head h / (NH/NKV), as if each kv head were repeated NH/NKV times; NKV == NH is multi-head attention,
+ * NKV == 1 multi-query). K/V are never repeated in memory.
+ * q, k, v: element [b, t, h, d] at base + b*T*ld + t*ld + h*HS + d, with NH heads in q and NKV heads in k, v
+ * (one ld for all three, ld >= NH*HS). For a fused projection row of width (NH + 2*NKV)*HS pass q = qkv,
+ * k = qkv + NH*HS, v = qkv + (NH+NKV)*HS, ld = (NH + 2*NKV)*HS (checked when the pointers are laid out so).
+ * out(B,T,NH*HS) contiguous; lse(B,NH,T) the per-row logsumexp of the scaled scores (saved for backward).
  * Key padding: row b's valid keys/queries are [kv_start[b], kv_end[b]) (either array may be NULL:
  * start 0, end T). Query rows outside that range produce out = 0 and lse = 0.
  * Scale is 1/sqrt(HS). Query t attends to keys j with start <= j <= t. */
 int jalign_attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
-                             int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t HS,
+                             int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
                              const int32_t* kv_start, const int32_t* kv_end, jalign_ctx* ctx);
-/* dq, dk, dv (same layout and ld as q, k, v) accumulate. out and lse from the forward. */
+/* dq, dk, dv (same layout and ld as q, k, v) accumulate; dk/dv of a kv head sum over its NH/NKV query heads.
+ * out and lse from the forward. */
 int jalign_attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out,
                               const float* lse, const float* q, const float* k, const float* v,
-                              int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t HS,
+                              int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
                               const int32_t* kv_start, const int32_t* kv_end, jalign_ctx* ctx);
 /* bf16 variants (fp32 accumulation; lse is fp32). CUDA uses tensor cores; the CPU converts. */
 int jalign_attention_forward_bf16(uint16_t* out, float* lse, const uint16_t* q, const uint16_t* k,
-                                  const uint16_t* v, int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t HS,
-                                  const int32_t* kv_start, const int32_t* kv_end, jalign_ctx* ctx);
+                                  const uint16_t* v, int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t NKV,
+                                  int64_t HS, const int32_t* kv_start, const int32_t* kv_end, jalign_ctx* ctx);
 int jalign_attention_backward_bf16(uint16_t* dq, uint16_t* dk, uint16_t* dv, const uint16_t* dout,
                                    const uint16_t* out, const float* lse, const uint16_t* q, const uint16_t* k,
-                                   const uint16_t* v, int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t HS,
-                                   const int32_t* kv_start, const int32_t* kv_end, jalign_ctx* ctx);
-/* Writes Tq new key/value rows into the caches k_cache/v_cache (B, maxT, NH, HS) at positions
- * [pos, pos+Tq). k, v: element [b, t, h, d] at base + b*Tq*ld + t*ld + h*HS + d (as above). */
+                                   const uint16_t* v, int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t NKV,
+                                   int64_t HS, const int32_t* kv_start, const int32_t* kv_end, jalign_ctx* ctx);
+/* Writes Tq new key/value rows into the caches k_cache/v_cache (B, maxT, NKV, HS) at positions
+ * [pos, pos+Tq). k, v: element [b, t, h, d] at base + b*Tq*ld + t*ld + h*HS + d, h < NKV (as above). */
 int jalign_kvcache_append(float* k_cache, float* v_cache, const float* k, const float* v, int64_t ld,
-                          int64_t B, int64_t Tq, int64_t NH, int64_t HS, int64_t maxT, int64_t pos,
+                          int64_t B, int64_t Tq, int64_t NH, int64_t NKV, int64_t HS, int64_t maxT, int64_t pos,
                           jalign_ctx* ctx);
 /* Attention of Tq new queries (absolute positions pos..pos+Tq-1, already appended to the cache) against
- * the cache: query i attends to keys j with kv_start[b] <= j <= pos + i. q layout as above (ld).
- * out(B,Tq,C). kv_start may be NULL (0). */
+ * the caches (B, maxT, NKV, HS): query i attends to keys j with kv_start[b] <= j <= pos + i. q layout as
+ * above (ld, NH heads). out(B,Tq,NH*HS). kv_start may be NULL (0). */
 int jalign_attention_kvcache(float* out, const float* q, const float* k_cache, const float* v_cache,
-                             int64_t ld, int64_t B, int64_t Tq, int64_t NH, int64_t HS, int64_t maxT,
+                             int64_t ld, int64_t B, int64_t Tq, int64_t NH, int64_t NKV, int64_t HS, int64_t maxT,
                              int64_t pos, const int32_t* kv_start, jalign_ctx* ctx);
 
 /* ---------------------------------------------------------------- sampling */

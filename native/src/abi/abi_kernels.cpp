@@ -15,9 +15,29 @@ using jalign::fail;
 
 namespace {
 
-int check_attention(const char* fn, const void* out, const void* q, const void* k, const void* v, int64_t ld, int64_t B,
-                    int64_t T, int64_t NH, int64_t HS, const int32_t* kv_start, const int32_t* kv_end,
-                    const jalign_ctx* ctx) {
+// Query / key-value head counts and the row stride: NH, NKV > 0, NH % NKV == 0, ld >= NH*HS, and for a fused
+// projection (k = q + NH*HS, v = k + NKV*HS, element size esz) ld >= (NH + 2*NKV)*HS.
+int check_heads(const char* fn, const void* q, const void* k, const void* v, size_t esz, int64_t ld, int64_t NH,
+                int64_t NKV, int64_t HS) {
+  JCHECK_POS(fn, NH);
+  JCHECK_POS(fn, NKV);
+  JCHECK_POS(fn, HS);
+  JCHECK(NH <= (int64_t(1) << 24) && NKV <= NH, "%s: NKV (%lld) must be <= NH (%lld) <= 2^24", fn, (long long)NKV,
+         (long long)NH);
+  JCHECK(NH % NKV == 0, "%s: NH (%lld) must be a multiple of NKV (%lld)", fn, (long long)NH, (long long)NKV);
+  int64_t c;
+  JCHECK_PRODUCT(fn, c, NH + 2 * NKV, HS);
+  JCHECK(ld >= NH * HS, "%s: ld (%lld) must be >= NH*HS (%lld)", fn, (long long)ld, (long long)(NH * HS));
+  const uintptr_t qa = (uintptr_t)q, ka = (uintptr_t)k, va = (uintptr_t)v;
+  if (q && k && v && ka == qa + (uintptr_t)(NH * HS) * esz && va == ka + (uintptr_t)(NKV * HS) * esz)
+    JCHECK(ld >= c, "%s: ld (%lld) of the fused projection must be >= (NH + 2*NKV)*HS (%lld)", fn, (long long)ld,
+           (long long)c);
+  return JALIGN_OK;
+}
+
+int check_attention(const char* fn, const void* out, const void* q, const void* k, const void* v, size_t esz,
+                    int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS, const int32_t* kv_start,
+                    const int32_t* kv_end, const jalign_ctx* ctx) {
   JCHECK_CTX(fn, ctx);
   JCHECK(out && q && k && v, "%s: a tensor argument is NULL", fn);
   JCHECK_POS(fn, B);
@@ -25,7 +45,7 @@ int check_attention(const char* fn, const void* out, const void* q, const void* 
   JCHECK_POS(fn, NH);
   JCHECK_POS(fn, HS);
   JCHECK(HS <= 256, "%s: head size %lld exceeds 256", fn, (long long)HS);
-  JCHECK(ld >= NH * HS, "%s: ld (%lld) must be >= NH*HS (%lld)", fn, (long long)ld, (long long)(NH * HS));
+  JRETURN_IF(check_heads(fn, q, k, v, esz, ld, NH, NKV, HS));
   int64_t e;
   JCHECK_PRODUCT(fn, e, B, T, ld);
   (void)e;
@@ -39,7 +59,7 @@ int check_attention(const char* fn, const void* out, const void* q, const void* 
   return JALIGN_OK;
 }
 
-// Elements spanned by a (B, T, NH*HS) view with leading dimension ld.
+// Elements spanned by a (B, T, C) view with leading dimension ld.
 int64_t span(int64_t B, int64_t T, int64_t ld, int64_t C) { return (B * T - 1) * ld + C; }
 
 std::vector<float> to_f32(const uint16_t* p, int64_t n) {
@@ -53,45 +73,48 @@ std::vector<float> to_f32(const uint16_t* p, int64_t n) {
 extern "C" {
 
 int jalign_attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, int64_t ld,
-                             int64_t B, int64_t T, int64_t NH, int64_t HS, const int32_t* kv_start,
+                             int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS, const int32_t* kv_start,
                              const int32_t* kv_end, jalign_ctx* ctx) {
   const char* fn = "jalign_attention_forward";
-  JRETURN_IF(check_attention(fn, out, q, k, v, ld, B, T, NH, HS, kv_start, kv_end, ctx));
+  JRETURN_IF(check_attention(fn, out, q, k, v, sizeof(float), ld, B, T, NH, NKV, HS, kv_start, kv_end, ctx));
   JCHECK_PTR(fn, lse);
   JDISPATCH(fn, ctx,
-            jalign::cuda::attention_forward(out, lse, q, k, v, ld, B, T, NH, HS, kv_start, kv_end, ctx->stream),
-            jalign::cpu::attention_forward(out, lse, q, k, v, ld, B, T, NH, HS, kv_start, kv_end));
+            jalign::cuda::attention_forward(out, lse, q, k, v, ld, B, T, NH, NKV, HS, kv_start, kv_end, ctx->stream),
+            jalign::cpu::attention_forward(out, lse, q, k, v, ld, B, T, NH, NKV, HS, kv_start, kv_end));
 }
 
 int jalign_attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* lse,
                               const float* q, const float* k, const float* v, int64_t ld, int64_t B, int64_t T,
-                              int64_t NH, int64_t HS, const int32_t* kv_start, const int32_t* kv_end,
+                              int64_t NH, int64_t NKV, int64_t HS, const int32_t* kv_start, const int32_t* kv_end,
                               jalign_ctx* ctx) {
   const char* fn = "jalign_attention_backward";
-  JRETURN_IF(check_attention(fn, out, q, k, v, ld, B, T, NH, HS, kv_start, kv_end, ctx));
+  JRETURN_IF(check_attention(fn, out, q, k, v, sizeof(float), ld, B, T, NH, NKV, HS, kv_start, kv_end, ctx));
   JCHECK(dq && dk && dv && dout && lse, "%s: dq, dk, dv, dout and lse must not be NULL", fn);
   JDISPATCH(fn, ctx,
-            jalign::cuda::attention_backward(dq, dk, dv, dout, out, lse, q, k, v, ld, B, T, NH, HS, kv_start, kv_end,
-                                             ctx->stream),
-            jalign::cpu::attention_backward(dq, dk, dv, dout, out, lse, q, k, v, ld, B, T, NH, HS, kv_start, kv_end));
+            jalign::cuda::attention_backward(dq, dk, dv, dout, out, lse, q, k, v, ld, B, T, NH, NKV, HS, kv_start,
+                                             kv_end, ctx->stream),
+            jalign::cpu::attention_backward(dq, dk, dv, dout, out, lse, q, k, v, ld, B, T, NH, NKV, HS, kv_start,
+                                            kv_end));
 }
 
 int jalign_attention_forward_bf16(uint16_t* out, float* lse, const uint16_t* q, const uint16_t* k, const uint16_t* v,
-                                  int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t HS, const int32_t* kv_start,
-                                  const int32_t* kv_end, jalign_ctx* ctx) {
+                                  int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
+                                  const int32_t* kv_start, const int32_t* kv_end, jalign_ctx* ctx) {
   const char* fn = "jalign_attention_forward_bf16";
-  JRETURN_IF(check_attention(fn, out, q, k, v, ld, B, T, NH, HS, kv_start, kv_end, ctx));
+  JRETURN_IF(check_attention(fn, out, q, k, v, sizeof(uint16_t), ld, B, T, NH, NKV, HS, kv_start, kv_end, ctx));
   JCHECK_PTR(fn, lse);
 #ifdef JALIGN_WITH_CUDA
   if (jalign::on_cuda(ctx))
-    JCUDA(fn, jalign::cuda::attention_forward_bf16(out, lse, q, k, v, ld, B, T, NH, HS, kv_start, kv_end, ctx->stream));
+    JCUDA(fn, jalign::cuda::attention_forward_bf16(out, lse, q, k, v, ld, B, T, NH, NKV, HS, kv_start, kv_end,
+                                                   ctx->stream));
 #endif
   if (jalign::on_cuda(ctx)) return fail(JALIGN_ERR_UNSUPPORTED, "%s: this jalign build has no CUDA kernels", fn);
   JALIGN_GUARD_BEGIN
-  const int64_t C = NH * HS, n = span(B, T, ld, C);
-  auto qf = to_f32(q, n), kf = to_f32(k, n), vf = to_f32(v, n);
+  const int64_t C = NH * HS, CK = NKV * HS, n = span(B, T, ld, C), nk = span(B, T, ld, CK);
+  auto qf = to_f32(q, n), kf = to_f32(k, nk), vf = to_f32(v, nk);
   std::vector<float> of((size_t)(B * T * C));
-  jalign::cpu::attention_forward(of.data(), lse, qf.data(), kf.data(), vf.data(), ld, B, T, NH, HS, kv_start, kv_end);
+  jalign::cpu::attention_forward(of.data(), lse, qf.data(), kf.data(), vf.data(), ld, B, T, NH, NKV, HS, kv_start,
+                                 kv_end);
   jalign::cpu::convert_f32_to_bf16(out, of.data(), B * T * C);
   return JALIGN_OK;
   JALIGN_GUARD_END(fn)
@@ -99,36 +122,37 @@ int jalign_attention_forward_bf16(uint16_t* out, float* lse, const uint16_t* q, 
 
 int jalign_attention_backward_bf16(uint16_t* dq, uint16_t* dk, uint16_t* dv, const uint16_t* dout, const uint16_t* out,
                                    const float* lse, const uint16_t* q, const uint16_t* k, const uint16_t* v,
-                                   int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t HS, const int32_t* kv_start,
-                                   const int32_t* kv_end, jalign_ctx* ctx) {
+                                   int64_t ld, int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS,
+                                   const int32_t* kv_start, const int32_t* kv_end, jalign_ctx* ctx) {
   const char* fn = "jalign_attention_backward_bf16";
-  JRETURN_IF(check_attention(fn, out, q, k, v, ld, B, T, NH, HS, kv_start, kv_end, ctx));
+  JRETURN_IF(check_attention(fn, out, q, k, v, sizeof(uint16_t), ld, B, T, NH, NKV, HS, kv_start, kv_end, ctx));
   JCHECK(dq && dk && dv && dout && lse, "%s: dq, dk, dv, dout and lse must not be NULL", fn);
 #ifdef JALIGN_WITH_CUDA
   if (jalign::on_cuda(ctx))
-    JCUDA(fn, jalign::cuda::attention_backward_bf16(dq, dk, dv, dout, out, lse, q, k, v, ld, B, T, NH, HS, kv_start,
-                                                    kv_end, ctx->stream));
+    JCUDA(fn, jalign::cuda::attention_backward_bf16(dq, dk, dv, dout, out, lse, q, k, v, ld, B, T, NH, NKV, HS,
+                                                    kv_start, kv_end, ctx->stream));
 #endif
   if (jalign::on_cuda(ctx)) return fail(JALIGN_ERR_UNSUPPORTED, "%s: this jalign build has no CUDA kernels", fn);
   JALIGN_GUARD_BEGIN
-  const int64_t C = NH * HS, n = span(B, T, ld, C), nc = B * T * C;
-  auto qf = to_f32(q, n), kf = to_f32(k, n), vf = to_f32(v, n);
-  auto dqf = to_f32(dq, n), dkf = to_f32(dk, n), dvf = to_f32(dv, n);
+  const int64_t C = NH * HS, CK = NKV * HS, n = span(B, T, ld, C), nk = span(B, T, ld, CK), nc = B * T * C;
+  auto qf = to_f32(q, n), kf = to_f32(k, nk), vf = to_f32(v, nk);
+  auto dqf = to_f32(dq, n), dkf = to_f32(dk, nk), dvf = to_f32(dv, nk);
   auto of = to_f32(out, nc), dof = to_f32(dout, nc);
   jalign::cpu::attention_backward(dqf.data(), dkf.data(), dvf.data(), dof.data(), of.data(), lse, qf.data(), kf.data(),
-                                  vf.data(), ld, B, T, NH, HS, kv_start, kv_end);
+                                  vf.data(), ld, B, T, NH, NKV, HS, kv_start, kv_end);
   // Write back only the head slices (a fused dqkv buffer interleaves q, k and v columns).
   for (int64_t r = 0; r < B * T; r++) {
     jalign::cpu::convert_f32_to_bf16(dq + r * ld, dqf.data() + r * ld, C);
-    jalign::cpu::convert_f32_to_bf16(dk + r * ld, dkf.data() + r * ld, C);
-    jalign::cpu::convert_f32_to_bf16(dv + r * ld, dvf.data() + r * ld, C);
+    jalign::cpu::convert_f32_to_bf16(dk + r * ld, dkf.data() + r * ld, CK);
+    jalign::cpu::convert_f32_to_bf16(dv + r * ld, dvf.data() + r * ld, CK);
   }
   return JALIGN_OK;
   JALIGN_GUARD_END(fn)
 }
 
 int jalign_kvcache_append(float* k_cache, float* v_cache, const float* k, const float* v, int64_t ld, int64_t B,
-                          int64_t Tq, int64_t NH, int64_t HS, int64_t maxT, int64_t pos, jalign_ctx* ctx) {
+                          int64_t Tq, int64_t NH, int64_t NKV, int64_t HS, int64_t maxT, int64_t pos,
+                          jalign_ctx* ctx) {
   const char* fn = "jalign_kvcache_append";
   JCHECK_CTX(fn, ctx);
   JCHECK(k_cache && v_cache && k && v, "%s: a tensor argument is NULL", fn);
@@ -137,18 +161,20 @@ int jalign_kvcache_append(float* k_cache, float* v_cache, const float* k, const 
   JCHECK_POS(fn, NH);
   JCHECK_POS(fn, HS);
   JCHECK_POS(fn, maxT);
-  JCHECK(ld >= NH * HS, "%s: ld (%lld) must be >= NH*HS (%lld)", fn, (long long)ld, (long long)(NH * HS));
+  JRETURN_IF(check_heads(fn, nullptr, k, v, sizeof(float), ld, NH, NKV, HS));
   JCHECK(pos >= 0 && pos + Tq <= maxT, "%s: positions [%lld, %lld) exceed the cache length %lld", fn, (long long)pos,
          (long long)(pos + Tq), (long long)maxT);
   int64_t e;
-  JCHECK_PRODUCT(fn, e, B, maxT, NH, HS);
+  JCHECK_PRODUCT(fn, e, B, maxT, NKV, HS);
+  JCHECK_PRODUCT(fn, e, B, Tq, ld);
   (void)e;
-  JDISPATCH(fn, ctx, jalign::cuda::kvcache_append(k_cache, v_cache, k, v, ld, B, Tq, NH, HS, maxT, pos, ctx->stream),
-            jalign::cpu::kvcache_append(k_cache, v_cache, k, v, ld, B, Tq, NH, HS, maxT, pos));
+  JDISPATCH(fn, ctx,
+            jalign::cuda::kvcache_append(k_cache, v_cache, k, v, ld, B, Tq, NH, NKV, HS, maxT, pos, ctx->stream),
+            jalign::cpu::kvcache_append(k_cache, v_cache, k, v, ld, B, Tq, NH, NKV, HS, maxT, pos));
 }
 
 int jalign_attention_kvcache(float* out, const float* q, const float* k_cache, const float* v_cache, int64_t ld,
-                             int64_t B, int64_t Tq, int64_t NH, int64_t HS, int64_t maxT, int64_t pos,
+                             int64_t B, int64_t Tq, int64_t NH, int64_t NKV, int64_t HS, int64_t maxT, int64_t pos,
                              const int32_t* kv_start, jalign_ctx* ctx) {
   const char* fn = "jalign_attention_kvcache";
   JCHECK_CTX(fn, ctx);
@@ -159,11 +185,12 @@ int jalign_attention_kvcache(float* out, const float* q, const float* k_cache, c
   JCHECK_POS(fn, HS);
   JCHECK_POS(fn, maxT);
   JCHECK(HS <= 256, "%s: head size %lld exceeds 256", fn, (long long)HS);
-  JCHECK(ld >= NH * HS, "%s: ld (%lld) must be >= NH*HS (%lld)", fn, (long long)ld, (long long)(NH * HS));
+  JRETURN_IF(check_heads(fn, nullptr, nullptr, nullptr, sizeof(float), ld, NH, NKV, HS));
   JCHECK(pos >= 0 && pos + Tq <= maxT, "%s: positions [%lld, %lld) exceed the cache length %lld", fn, (long long)pos,
          (long long)(pos + Tq), (long long)maxT);
   int64_t e;
   JCHECK_PRODUCT(fn, e, B, maxT, NH, HS);
+  JCHECK_PRODUCT(fn, e, B, Tq, ld);
   (void)e;
   if (!jalign::on_cuda(ctx) && kv_start) {
     for (int64_t b = 0; b < B; b++)
@@ -171,9 +198,9 @@ int jalign_attention_kvcache(float* out, const float* q, const float* k_cache, c
              kv_start[b], (long long)pos);
   }
   JDISPATCH(fn, ctx,
-            jalign::cuda::attention_kvcache(out, q, k_cache, v_cache, ld, B, Tq, NH, HS, maxT, pos, kv_start,
+            jalign::cuda::attention_kvcache(out, q, k_cache, v_cache, ld, B, Tq, NH, NKV, HS, maxT, pos, kv_start,
                                             ctx->stream),
-            jalign::cpu::attention_kvcache(out, q, k_cache, v_cache, ld, B, Tq, NH, HS, maxT, pos, kv_start));
+            jalign::cpu::attention_kvcache(out, q, k_cache, v_cache, ld, B, Tq, NH, NKV, HS, maxT, pos, kv_start));
 }
 
 int jalign_sample(int32_t* ids, float* logp_sampled, float* logp_raw, const float* logits, int64_t B, int64_t V,

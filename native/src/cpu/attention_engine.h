@@ -2,8 +2,8 @@
 // and compiled once per instruction set: attention_avx2.cpp and attention_avx512.cpp include this file inside
 // their own namespace after defining S. Do not include it anywhere else.
 //
-// Shape legend: B = batch, T = time, NH = heads, HS = head size; Br = query rows per tile (QV vectors of
-// S::W lanes), Bc = key rows per tile (= Br).
+// Shape legend: B = batch, T = time, NH = query heads, NKV = key/value heads, G = NH/NKV query heads per kv
+// head, HS = head size; Br = query rows per tile (QV vectors of S::W lanes), Bc = key rows per tile (= Br).
 //
 // Layout of a tile: queries run along the SIMD lanes. With Q^T packed as (HS, Br) and K rows read in place (or
 // from a contiguous copy of the tile, where a tile is read many times),
@@ -15,10 +15,12 @@
 // All three are one register-blocked micro-kernel: acc[r][c] += a(r,k) * b(k)[c] over a reduction index k.
 // No T x T buffer exists: per thread there are a few Br x Bc / HS x Br tiles (and, in the backward, Q^T / dO^T
 // and contiguous Q / dO rows packed once per head, O(T*HS)).
-// Parallel split: forward over (b, h, query tile), largest first; backward over (b, h) when there are at least
-// 4 heads per core slot (each thread owns its head's dQ), else over the key tiles of one head at a time with
-// per-slot dQ partials (slot = key tile mod core count) summed in slot order afterwards, so the bits never depend
-// on the thread count. dK/dV rows of a key tile are only ever written by its owner.
+// Parallel split: forward over (b, h, query tile), largest first; backward over (b, kv head) when there are at
+// least 4 kv heads per core slot (each thread owns its kv head's dK/dV and, one query head of the group after
+// the other, that head's dQ; the kv head's K/V rows are packed once for the whole group), else over the key tiles
+// of one query head at a time with per-slot dQ partials (slot = key tile mod core count) summed in slot order
+// afterwards, so the bits never depend on the thread count. dK/dV rows of a key tile are only ever written by its
+// owner, and the query heads of a group add to them in head order.
 
 constexpr int QV = 4;                 // query vectors per tile
 constexpr int Br = QV * S::W;         // query rows per tile
@@ -234,9 +236,10 @@ static void forward_impl(const FwdProblem& p) {
       const int64_t ke = p.k_end ? clamp64(p.k_end[b], 0, p.ke_max) : p.ke_max;
       const int64_t nq = std::min<int64_t>(Br, qe - t0);
       const int64_t kend = std::min(ke, p.pos + t0 + nq);
+      const int64_t kvh = h / (NH / p.NKV);
       const float* qb = p.q + b * p.q_bs + h * HS;
-      const float* kb = p.k + b * p.kv_bs + h * HS;
-      const float* vb = p.v + b * p.kv_bs + h * HS;
+      const float* kb = p.k + b * p.kv_bs + kvh * HS;
+      const float* vb = p.v + b * p.kv_bs + kvh * HS;
 
       // Q^T (HS, Br), pre-scaled so that scores come out in log2 units.
       pack_transposed(QT.p, qb + t0 * p.ldq, p.ldq, nq, HS, c);
@@ -348,18 +351,15 @@ static void pack_query_tile(const BwdProblem& p, const HeadPack& hp, int64_t HS,
   }
 }
 
-// All query tiles against key tile kt of head (b, h): dK, dV rows of the tile are final and added to dk, dv
-// (no other task touches them); dQ^T contributions are added to dQT (nqt, HS, Br).
+// All query tiles of the packed head hp against key tile kt: dKa, dVa (nk, HS) accumulate the tile's dK (without
+// the softmax scale) and dV; dQ^T contributions are added to dQT (nqt, HS, Br). Kt, Vt: the tile's key and value
+// rows, contiguous (nk, HS).
 template <int HSC>
-static void backward_key_tile(const BwdProblem& p, const HeadPack& hp, int64_t b, int64_t h, int64_t s, int64_t e,
-                              int64_t kt, float* dQT, float* ST, float* DPT, float* dKa, float* dVa, float* Kt,
-                              float* Vt) {
+static void key_tile_grads(const BwdProblem& p, const HeadPack& hp, int64_t s, int64_t e, int64_t kt, float* dQT,
+                           float* ST, float* DPT, float* dKa, float* dVa, const float* Kt, const float* Vt) {
   const int64_t HS = HSC ? HSC : p.HS;
   const int64_t nqt = (e - s + Br - 1) / Br;
   const int64_t j0 = s + kt * Bc, nk = std::min<int64_t>(Bc, e - j0);
-  copy_rows(Kt, p.k + b * p.T * p.ld + h * HS + j0 * p.ld, p.ld, nk, HS);
-  copy_rows(Vt, p.v + b * p.T * p.ld + h * HS + j0 * p.ld, p.ld, nk, HS);
-  for (int64_t x = 0; x < nk * HS; ++x) dKa[x] = dVa[x] = 0.f;
 
   for (int64_t qt = kt; qt < nqt; ++qt) {
     const int64_t t0 = s + qt * Br, nq = std::min<int64_t>(Br, e - t0);
@@ -391,10 +391,14 @@ static void backward_key_tile(const BwdProblem& p, const HeadPack& hp, int64_t b
     tile_acc_rows<HSC>(dKa, DPT, hp.Qr + qt * Br * HS, HS, HS, nq, nk);
     tile_acc_transposed(dQT + qt * HS * Br, Kt, HS, DPT, HS, nk);
   }
+}
 
-  float* dkb = p.dk + b * p.T * p.ld + h * HS + j0 * p.ld;
-  float* dvb = p.dv + b * p.T * p.ld + h * HS + j0 * p.ld;
-  for (int64_t r = 0; r < nk; ++r) {
+// dk, dv rows [j0, j0 + n) of kv head (b, kvh) += scale * dKa, dVa ((n, HS) contiguous).
+static void add_kv_grads(const BwdProblem& p, int64_t HS, int64_t b, int64_t kvh, int64_t j0, int64_t n,
+                         const float* dKa, const float* dVa) {
+  float* dkb = p.dk + b * p.T * p.ld + kvh * HS + j0 * p.ld;
+  float* dvb = p.dv + b * p.T * p.ld + kvh * HS + j0 * p.ld;
+  for (int64_t r = 0; r < n; ++r) {
     float* dkr = dkb + r * p.ld;
     float* dvr = dvb + r * p.ld;
     const float* ka = dKa + r * HS;
@@ -404,6 +408,21 @@ static void backward_key_tile(const BwdProblem& p, const HeadPack& hp, int64_t b
       dvr[d] += va[d];
     }
   }
+}
+
+// Key tile kt of query head (b, h) on its own: K/V rows copied, dK/dV of the tile added to dk, dv.
+template <int HSC>
+static void backward_key_tile(const BwdProblem& p, const HeadPack& hp, int64_t b, int64_t h, int64_t s, int64_t e,
+                              int64_t kt, float* dQT, float* ST, float* DPT, float* dKa, float* dVa, float* Kt,
+                              float* Vt) {
+  const int64_t HS = HSC ? HSC : p.HS;
+  const int64_t kvh = h / (p.NH / p.NKV);
+  const int64_t j0 = s + kt * Bc, nk = std::min<int64_t>(Bc, e - j0);
+  copy_rows(Kt, p.k + b * p.T * p.ld + kvh * HS + j0 * p.ld, p.ld, nk, HS);
+  copy_rows(Vt, p.v + b * p.T * p.ld + kvh * HS + j0 * p.ld, p.ld, nk, HS);
+  for (int64_t x = 0; x < nk * HS; ++x) dKa[x] = dVa[x] = 0.f;
+  key_tile_grads<HSC>(p, hp, s, e, kt, dQT, ST, DPT, dKa, dVa, Kt, Vt);
+  add_kv_grads(p, HS, b, kvh, j0, nk, dKa, dVa);
 }
 
 // dq rows of query tile qt += scale * sum over the npart partial dQ^T buffers (each (nqt, HS, Br), stride part).
@@ -423,7 +442,7 @@ static void finish_dq(const BwdProblem& p, int64_t HS, int64_t b, int64_t h, int
 template <int HSC>
 static void backward_impl(const BwdProblem& p) {
   const int64_t HS = HSC ? HSC : p.HS;
-  const int64_t B = p.B, T = p.T, NH = p.NH;
+  const int64_t B = p.B, T = p.T, NH = p.NH, NKV = p.NKV, G = NH / NKV;
   const int64_t nqt_max = (T + Br - 1) / Br;
   const int64_t head_elems = nqt_max * HS * Br;
   // The dQ partials are per slot (key tiles kt = slot, slot + nslots, ...), not per thread, and the path is
@@ -434,29 +453,40 @@ static void backward_impl(const BwdProblem& p) {
     e = p.kv_end ? clamp64(p.kv_end[b], 0, T) : T;
   };
 
-  if (B * NH >= 4 * nslots) {
-    // Many heads: one head per task; each thread owns its packed head and dQ^T accumulator.
+  if (B * NKV >= 4 * nslots) {
+    // Many kv heads: one kv head per task; each thread owns its kv head's K/V rows (packed once for the group),
+    // dK/dV accumulators, and the packed query head and dQ^T accumulator of the group's heads in turn.
+    const int64_t kv_elems = nqt_max * Bc * HS;
 #pragma omp parallel
     {
       Scratch packs(4 * head_elems + 2 * nqt_max * Br), dQT(head_elems), ST(Bc * Br), DPT(Bc * Br),
-          dKa(Bc * HS), dVa(Bc * HS), Kt(Bc * HS), Vt(Bc * HS), tmp(HS * Br + S::W * S::W);
+          Kp(kv_elems), Vp(kv_elems), dKp(kv_elems), dVp(kv_elems), tmp(HS * Br + S::W * S::W);
       const HeadPack hp = head_pack(packs.p, head_elems, nqt_max);
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t bh = 0; bh < B * NH; ++bh) {
-        const int64_t b = bh / NH, h = bh % NH;
+      for (int64_t bk = 0; bk < B * NKV; ++bk) {
+        const int64_t b = bk / NKV, kvh = bk % NKV;
         int64_t s, e;
         range(b, s, e);
         if (e <= s) continue;
         const int64_t nqt = (e - s + Br - 1) / Br;
-        for (int64_t qt = 0; qt < nqt; ++qt) pack_query_tile(p, hp, HS, b, h, s, e, qt);
-        for (int64_t x = 0; x < nqt * HS * Br; ++x) dQT.p[x] = 0.f;
-        for (int64_t kt = 0; kt < nqt; ++kt) backward_key_tile<HSC>(p, hp, b, h, s, e, kt, dQT.p, ST.p, DPT.p, dKa.p, dVa.p, Kt.p, Vt.p);
-        for (int64_t qt = 0; qt < nqt; ++qt) finish_dq(p, HS, b, h, s, e, qt, dQT.p, 1, head_elems, tmp.p);
+        copy_rows(Kp.p, p.k + b * T * p.ld + kvh * HS + s * p.ld, p.ld, e - s, HS);
+        copy_rows(Vp.p, p.v + b * T * p.ld + kvh * HS + s * p.ld, p.ld, e - s, HS);
+        for (int64_t x = 0; x < (e - s) * HS; ++x) dKp.p[x] = dVp.p[x] = 0.f;
+        for (int64_t h = kvh * G; h < (kvh + 1) * G; ++h) {
+          for (int64_t qt = 0; qt < nqt; ++qt) pack_query_tile(p, hp, HS, b, h, s, e, qt);
+          for (int64_t x = 0; x < nqt * HS * Br; ++x) dQT.p[x] = 0.f;
+          for (int64_t kt = 0; kt < nqt; ++kt) {
+            const int64_t o = kt * Bc * HS;
+            key_tile_grads<HSC>(p, hp, s, e, kt, dQT.p, ST.p, DPT.p, dKp.p + o, dVp.p + o, Kp.p + o, Vp.p + o);
+          }
+          for (int64_t qt = 0; qt < nqt; ++qt) finish_dq(p, HS, b, h, s, e, qt, dQT.p, 1, head_elems, tmp.p);
+        }
+        add_kv_grads(p, HS, b, kvh, s, e - s, dKp.p, dVp.p);
       }
     }
   } else {
-    // Few heads: the threads share one head at a time, split over key tiles, with per-slot dQ^T partials
-    // summed in slot order.
+    // Few kv heads: the threads share one query head at a time, split over key tiles, with per-slot dQ^T partials
+    // summed in slot order; the heads of a kv group add their dK/dV in head order.
     Scratch packs(4 * head_elems + 2 * nqt_max * Br), parts(nslots * head_elems);
     const HeadPack hp = head_pack(packs.p, head_elems, nqt_max);
 #pragma omp parallel

@@ -2,9 +2,11 @@
 // engines, which are compiled twice: once for the AVX2+FMA baseline (attention_avx2.cpp) and once for AVX-512
 // (attention_avx512.cpp), chosen at run time.
 //
-// Shape legend: B = batch, T = time, C = channels, NH = heads, HS = head size (C = NH*HS).
+// Shape legend: B = batch, T = time, C = channels, NH = query heads, NKV = key/value heads (NH % NKV == 0),
+// HS = head size (C = NH*HS). Query head h reads key/value head h / (NH/NKV) (grouped-query attention;
+// NKV == NH is multi-head attention, NKV == 1 multi-query).
 // Element [b, t, h, d] of a "row" tensor x with leading dimension ld lives at x + b*bs + t*ld + h*HS + d,
-// where bs (the batch stride) is T*ld for the attention inputs and maxT*C for a KV cache.
+// where bs (the batch stride) is T*ld for the attention inputs and maxT*NKV*HS for a KV cache.
 #pragma once
 #include <cstdint>
 
@@ -20,12 +22,12 @@ struct FwdProblem {
   float* out;            // (B, Tq, NH, HS) row stride ldo, batch stride Tq*ldo
   float* lse;            // (B, NH, Tq) natural-log logsumexp of the scaled scores; may be null
   const float* q;        // rows: q + b*q_bs + t*ldq + h*HS
-  const float* k;        // rows: k + b*kv_bs + j*ldkv + h*HS
+  const float* k;        // rows: k + b*kv_bs + j*ldkv + kvh*HS, kvh = h / (NH/NKV)
   const float* v;        // same layout as k
   int64_t ldq, q_bs;
   int64_t ldkv, kv_bs;
   int64_t ldo;
-  int64_t B, Tq, NH, HS;
+  int64_t B, Tq, NH, NKV, HS;
   int64_t pos;           // absolute position of query row 0
   int64_t ke_max;        // exclusive upper bound on key rows (T for self-attention, pos+Tq for a cache)
   const int32_t* q_start;  // per-batch first valid query row (local), may be null (0)
@@ -43,12 +45,12 @@ struct BwdProblem {
   const float* dout;  // (B, T, NH, HS) row stride ldo
   const float* out;   // (B, T, NH, HS) row stride ldo
   const float* lse;   // (B, NH, T)
-  const float* q;
-  const float* k;
+  const float* q;     // NH heads per row
+  const float* k;     // NKV heads per row; dk/dv of a kv head sum over its NH/NKV query heads
   const float* v;
   int64_t ld;         // row stride of q, k, v, dq, dk, dv
   int64_t ldo;        // row stride of out, dout
-  int64_t B, T, NH, HS;
+  int64_t B, T, NH, NKV, HS;
   const int32_t* kv_start;
   const int32_t* kv_end;
   float scale;

@@ -47,17 +47,17 @@ void rope(float* x, const int32_t* pos, const float* inv_freq, int64_t ld, int64
 void swiglu_forward(float* out, const float* gu, int64_t N, int64_t F);
 void swiglu_backward(float* dgu, const float* dout, const float* gu, int64_t N, int64_t F);
 
-// ---- attention (src/cpu/attention.cpp)
+// ---- attention (src/cpu/attention.cpp); NH query heads, NKV key/value heads (NH % NKV == 0)
 void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, int64_t ld,
-                       int64_t B, int64_t T, int64_t NH, int64_t HS, const int32_t* kv_start,
+                       int64_t B, int64_t T, int64_t NH, int64_t NKV, int64_t HS, const int32_t* kv_start,
                        const int32_t* kv_end);
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* lse,
                         const float* q, const float* k, const float* v, int64_t ld, int64_t B, int64_t T,
-                        int64_t NH, int64_t HS, const int32_t* kv_start, const int32_t* kv_end);
+                        int64_t NH, int64_t NKV, int64_t HS, const int32_t* kv_start, const int32_t* kv_end);
 void kvcache_append(float* k_cache, float* v_cache, const float* k, const float* v, int64_t ld, int64_t B,
-                    int64_t Tq, int64_t NH, int64_t HS, int64_t maxT, int64_t pos);
+                    int64_t Tq, int64_t NH, int64_t NKV, int64_t HS, int64_t maxT, int64_t pos);
 void attention_kvcache(float* out, const float* q, const float* k_cache, const float* v_cache, int64_t ld,
-                       int64_t B, int64_t Tq, int64_t NH, int64_t HS, int64_t maxT, int64_t pos,
+                       int64_t B, int64_t Tq, int64_t NH, int64_t NKV, int64_t HS, int64_t maxT, int64_t pos,
                        const int32_t* kv_start);
 
 // ---- sampling (src/cpu/sampling.cpp)

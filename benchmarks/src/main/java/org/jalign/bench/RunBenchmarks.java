@@ -30,6 +30,9 @@ public final class RunBenchmarks {
     WORK.put("CoreOpsBench", (m, p) -> new Object[] {CoreOpsBench.bytes(m), "GB/s"});
     WORK.put("AttentionBench", (m, p) -> new Object[] {AttentionBench.flops(p.get("shape"), p.get("pass")), "GFLOP/s"});
     BASELINE.put("AttentionBench", "naive");
+    WORK.put("GroupedQueryAttentionBench",
+        (m, p) -> new Object[] {GroupedQueryAttentionBench.flops(p.get("shape"), p.get("pass")), "GFLOP/s"});
+    BASELINE.put("GroupedQueryAttentionBench", "multiHead");
     WORK.put("SamplingBench", (m, p) -> new Object[] {SamplingBench.bytes(p.get("shape")), "GB/s"});
     BASELINE.put("SamplingBench", "sortTopP");
     WORK.put("PpoLossBench", (m, p) -> new Object[] {PpoLossBench.bytes(p.get("shape")), "GB/s"});

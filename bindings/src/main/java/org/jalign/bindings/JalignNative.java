@@ -166,34 +166,34 @@ public final class JalignNative {
       FloatPointer v, long n, float lr, float beta1, float beta2, float eps, float weight_decay, long step,
       float grad_scale, jalign_ctx ctx);
 
-  // ---------------------------------------------------------------- attention
+  // ---------------------------------------------------------------- attention (NH query heads, NKV kv heads)
   public static native int jalign_attention_forward(FloatPointer out, FloatPointer lse, @Const FloatPointer q,
-      @Const FloatPointer k, @Const FloatPointer v, long ld, long B, long T, long NH, long HS,
+      @Const FloatPointer k, @Const FloatPointer v, long ld, long B, long T, long NH, long NKV, long HS,
       @Cast("const int32_t*") IntPointer kv_start, @Cast("const int32_t*") IntPointer kv_end, jalign_ctx ctx);
 
   public static native int jalign_attention_backward(FloatPointer dq, FloatPointer dk, FloatPointer dv,
       @Const FloatPointer dout, @Const FloatPointer out, @Const FloatPointer lse, @Const FloatPointer q,
-      @Const FloatPointer k, @Const FloatPointer v, long ld, long B, long T, long NH, long HS,
+      @Const FloatPointer k, @Const FloatPointer v, long ld, long B, long T, long NH, long NKV, long HS,
       @Cast("const int32_t*") IntPointer kv_start, @Cast("const int32_t*") IntPointer kv_end, jalign_ctx ctx);
 
   public static native int jalign_attention_forward_bf16(@Cast("uint16_t*") ShortPointer out, FloatPointer lse,
       @Cast("const uint16_t*") ShortPointer q, @Cast("const uint16_t*") ShortPointer k,
-      @Cast("const uint16_t*") ShortPointer v, long ld, long B, long T, long NH, long HS,
+      @Cast("const uint16_t*") ShortPointer v, long ld, long B, long T, long NH, long NKV, long HS,
       @Cast("const int32_t*") IntPointer kv_start, @Cast("const int32_t*") IntPointer kv_end, jalign_ctx ctx);
 
   public static native int jalign_attention_backward_bf16(@Cast("uint16_t*") ShortPointer dq,
       @Cast("uint16_t*") ShortPointer dk, @Cast("uint16_t*") ShortPointer dv,
       @Cast("const uint16_t*") ShortPointer dout, @Cast("const uint16_t*") ShortPointer out, @Const FloatPointer lse,
       @Cast("const uint16_t*") ShortPointer q, @Cast("const uint16_t*") ShortPointer k,
-      @Cast("const uint16_t*") ShortPointer v, long ld, long B, long T, long NH, long HS,
+      @Cast("const uint16_t*") ShortPointer v, long ld, long B, long T, long NH, long NKV, long HS,
       @Cast("const int32_t*") IntPointer kv_start, @Cast("const int32_t*") IntPointer kv_end, jalign_ctx ctx);
 
   public static native int jalign_kvcache_append(FloatPointer k_cache, FloatPointer v_cache, @Const FloatPointer k,
-      @Const FloatPointer v, long ld, long B, long Tq, long NH, long HS, long maxT, long pos, jalign_ctx ctx);
+      @Const FloatPointer v, long ld, long B, long Tq, long NH, long NKV, long HS, long maxT, long pos, jalign_ctx ctx);
 
   public static native int jalign_attention_kvcache(FloatPointer out, @Const FloatPointer q,
-      @Const FloatPointer k_cache, @Const FloatPointer v_cache, long ld, long B, long Tq, long NH, long HS, long maxT,
-      long pos, @Cast("const int32_t*") IntPointer kv_start, jalign_ctx ctx);
+      @Const FloatPointer k_cache, @Const FloatPointer v_cache, long ld, long B, long Tq, long NH, long NKV, long HS,
+      long maxT, long pos, @Cast("const int32_t*") IntPointer kv_start, jalign_ctx ctx);
 
   // ---------------------------------------------------------------- sampling
   public static native int jalign_sample(@Cast("int32_t*") IntPointer ids, FloatPointer logp_sampled,

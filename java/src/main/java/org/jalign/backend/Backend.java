@@ -166,28 +166,36 @@ public interface Backend extends AutoCloseable {
   // ------------------------------------------------------------------ attention
 
   /**
-   * Fused causal self-attention. q, k, v: (B,T,C) with C = nh * HS, F32 or all BF16; out (B,T,C) same dtype;
-   * lse (B,nh,T) F32. kvStart/kvEnd: I32 (B), nullable: row b's valid positions are [kvStart[b], kvEnd[b]).
+   * Fused causal multi-head self-attention. q, k, v: (B,T,C) with C = nh * HS, F32 or all BF16; out (B,T,C) same
+   * dtype; lse (B,nh,T) F32. kvStart/kvEnd: I32 (B), nullable: row b's valid positions are [kvStart[b], kvEnd[b]).
    */
   void attentionForward(Tensor out, Tensor lse, Tensor q, Tensor k, Tensor v, int nh, Tensor kvStart,
       Tensor kvEnd);
 
-  /** The same with a fused projection qkv (B,T,3C): q, k, v are its three column blocks. */
-  void attentionForwardQkv(Tensor out, Tensor lse, Tensor qkv, int nh, Tensor kvStart, Tensor kvEnd);
+  /**
+   * The same with a fused projection qkv (B,T,(nh+2*nkv)*HS): q (nh heads), k and v (nkv heads each) are its
+   * three column blocks. Grouped-query attention: query head h reads kv head h / (nh/nkv) (nkv > 0 divides nh;
+   * nkv = nh is multi-head attention, nkv = 1 multi-query). out (B,T,nh*HS).
+   */
+  void attentionForwardQkv(Tensor out, Tensor lse, Tensor qkv, int nh, int nkv, Tensor kvStart, Tensor kvEnd);
 
   /** Gradients accumulate into dq, dk, dv (shapes as q, k, v). */
   void attentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor out, Tensor lse, Tensor q, Tensor k,
       Tensor v, int nh, Tensor kvStart, Tensor kvEnd);
 
-  /** Fused-projection backward: dqkv (B,T,3C) accumulates. */
-  void attentionBackwardQkv(Tensor dqkv, Tensor dout, Tensor out, Tensor lse, Tensor qkv, int nh, Tensor kvStart,
-      Tensor kvEnd);
+  /** Fused-projection backward: dqkv (shape of qkv) accumulates; a kv head's gradient sums over its group. */
+  void attentionBackwardQkv(Tensor dqkv, Tensor dout, Tensor out, Tensor lse, Tensor qkv, int nh, int nkv,
+      Tensor kvStart, Tensor kvEnd);
 
-  /** Writes the k and v blocks of qkv (B,Tq,3C) into caches (B,maxT,nh,HS) at positions [pos, pos+Tq). */
-  void kvCacheAppend(Tensor kCache, Tensor vCache, Tensor qkv, int nh, long pos);
+  /** Writes the k and v blocks of qkv (B,Tq,(nh+2*nkv)*HS) into caches (B,maxT,nkv,HS) at [pos, pos+Tq). */
+  void kvCacheAppend(Tensor kCache, Tensor vCache, Tensor qkv, int nh, int nkv, long pos);
 
-  /** out(B,Tq,C) = attention of the q block of qkv (positions pos..) against the caches; kvStart (B) nullable. */
-  void attentionKvCache(Tensor out, Tensor qkv, Tensor kCache, Tensor vCache, int nh, long pos, Tensor kvStart);
+  /**
+   * out(B,Tq,nh*HS) = attention of the q block of qkv (positions pos..) against the caches (B,maxT,nkv,HS);
+   * kvStart (B) nullable.
+   */
+  void attentionKvCache(Tensor out, Tensor qkv, Tensor kCache, Tensor vCache, int nh, int nkv, long pos,
+      Tensor kvStart);
 
   // ------------------------------------------------------------------ sampling
 

@@ -640,24 +640,40 @@ public abstract class NativeBackend implements Backend {
 
   // ================================================================== attention
 
-  /** Validated attention geometry: B, T, NH, HS, ld (row stride of q/k/v). */
-  private record Geo(long b, long t, long nh, long hs, long ld) {}
+  /** Validated attention geometry: B, T, NH (query heads), NKV (kv heads), HS, ld (row stride of q/k/v). */
+  private record Geo(long b, long t, long nh, long nkv, long hs, long ld) {}
 
-  private Geo attentionGeo(Tensor x, long ldFactor, int nh, String name) {
+  /** Geometry of separate (B,T,C) q, k, v tensors (multi-head: nkv = nh). */
+  private Geo attentionGeo(Tensor x, int nh, String name) {
     if (x.rank() != 3) {
-      throw new IllegalArgumentException(name + " must be (B,T," + (ldFactor == 3 ? "3C" : "C") + "), got "
-          + Arrays.toString(x.shape()));
+      throw new IllegalArgumentException(name + " must be (B,T,C), got " + Arrays.toString(x.shape()));
     }
     if (nh <= 0) throw new IllegalArgumentException("nh must be > 0, got " + nh);
-    long b = x.dim(0), t = x.dim(1), width = x.dim(2);
-    if (width % ldFactor != 0) {
-      throw new IllegalArgumentException(name + " last dimension " + width + " is not a multiple of " + ldFactor);
-    }
-    long c = width / ldFactor;
+    long b = x.dim(0), t = x.dim(1), c = x.dim(2);
     if (c % nh != 0) throw new IllegalArgumentException("channels " + c + " not divisible by nh " + nh);
     long hs = c / nh;
     if (hs > 256) throw new IllegalArgumentException("head size " + hs + " exceeds 256");
-    return new Geo(b, t, nh, hs, width);
+    return new Geo(b, t, nh, nh, hs, c);
+  }
+
+  /** Geometry of a fused projection (B,T,(nh+2*nkv)*HS). */
+  private Geo fusedGeo(Tensor x, int nh, int nkv, String name) {
+    if (x.rank() != 3) {
+      throw new IllegalArgumentException(name + " must be (B,T,(nh+2*nkv)*HS), got " + Arrays.toString(x.shape()));
+    }
+    if (nh <= 0) throw new IllegalArgumentException("nh must be > 0, got " + nh);
+    if (nkv <= 0 || nkv > nh || nh % nkv != 0) {
+      throw new IllegalArgumentException("nkv (kv heads) must be > 0 and divide nh " + nh + ", got " + nkv);
+    }
+    long b = x.dim(0), t = x.dim(1), width = x.dim(2);
+    long heads = (long) nh + 2L * nkv;
+    if (width % heads != 0) {
+      throw new IllegalArgumentException(name + " last dimension " + width + " is not a multiple of nh+2*nkv = "
+          + heads);
+    }
+    long hs = width / heads;
+    if (hs > 256) throw new IllegalArgumentException("head size " + hs + " exceeds 256");
+    return new Geo(b, t, nh, nkv, hs, width);
   }
 
   private void checkKvRange(Tensor kvStart, Tensor kvEnd, long b, long t) {
@@ -707,10 +723,11 @@ public abstract class NativeBackend implements Backend {
     noOverlap("lse", lse, "out", out);
     if (dt == DType.F32) {
       check(JalignNative.jalign_attention_forward(out.f32(), lse.f32(), offsetF32(q, qOff), offsetF32(k, kOff),
-          offsetF32(v, vOff), g.ld, g.b, g.t, g.nh, g.hs, i32(kvStart), i32(kvEnd), ctx));
+          offsetF32(v, vOff), g.ld, g.b, g.t, g.nh, g.nkv, g.hs, i32(kvStart), i32(kvEnd), ctx));
     } else {
       check(JalignNative.jalign_attention_forward_bf16(out.bf16(), lse.f32(), offsetBf16(q, qOff),
-          offsetBf16(k, kOff), offsetBf16(v, vOff), g.ld, g.b, g.t, g.nh, g.hs, i32(kvStart), i32(kvEnd), ctx));
+          offsetBf16(k, kOff), offsetBf16(v, vOff), g.ld, g.b, g.t, g.nh, g.nkv, g.hs, i32(kvStart), i32(kvEnd),
+          ctx));
     }
   }
 
@@ -721,7 +738,7 @@ public abstract class NativeBackend implements Backend {
     DType dt = attentionDtype(q);
     tensor("k", k, dt);
     tensor("v", v, dt);
-    Geo g = attentionGeo(q, 1, nh, "q");
+    Geo g = attentionGeo(q, nh, "q");
     if (!Arrays.equals(k.shape(), q.shape()) || !Arrays.equals(v.shape(), q.shape())) {
       throw new IllegalArgumentException("q, k, v must have the same shape, got " + Arrays.toString(q.shape()) + ", "
           + Arrays.toString(k.shape()) + ", " + Arrays.toString(v.shape()));
@@ -730,12 +747,13 @@ public abstract class NativeBackend implements Backend {
   }
 
   @Override
-  public void attentionForwardQkv(Tensor out, Tensor lse, Tensor qkv, int nh, Tensor kvStart, Tensor kvEnd) {
+  public void attentionForwardQkv(Tensor out, Tensor lse, Tensor qkv, int nh, int nkv, Tensor kvStart,
+      Tensor kvEnd) {
     tensor("qkv", qkv, null);
     attentionDtype(qkv);
-    Geo g = attentionGeo(qkv, 3, nh, "qkv");
-    long c = g.nh * g.hs;
-    attnForward(out, lse, qkv, 0, qkv, c, qkv, 2 * c, g, kvStart, kvEnd);
+    Geo g = fusedGeo(qkv, nh, nkv, "qkv");
+    long c = g.nh * g.hs, ck = g.nkv * g.hs;
+    attnForward(out, lse, qkv, 0, qkv, c, qkv, c + ck, g, kvStart, kvEnd);
   }
 
   private void attnBackward(Tensor dq, long dqOff, Tensor dk, long dkOff, Tensor dv, long dvOff, Tensor dout,
@@ -757,11 +775,11 @@ public abstract class NativeBackend implements Backend {
     if (dt == DType.F32) {
       check(JalignNative.jalign_attention_backward(offsetF32(dq, dqOff), offsetF32(dk, dkOff), offsetF32(dv, dvOff),
           dout.f32(), out.f32(), lse.f32(), offsetF32(q, qOff), offsetF32(k, kOff), offsetF32(v, vOff), g.ld, g.b,
-          g.t, g.nh, g.hs, i32(kvStart), i32(kvEnd), ctx));
+          g.t, g.nh, g.nkv, g.hs, i32(kvStart), i32(kvEnd), ctx));
     } else {
       check(JalignNative.jalign_attention_backward_bf16(offsetBf16(dq, dqOff), offsetBf16(dk, dkOff),
           offsetBf16(dv, dvOff), dout.bf16(), out.bf16(), lse.f32(), offsetBf16(q, qOff), offsetBf16(k, kOff),
-          offsetBf16(v, vOff), g.ld, g.b, g.t, g.nh, g.hs, i32(kvStart), i32(kvEnd), ctx));
+          offsetBf16(v, vOff), g.ld, g.b, g.t, g.nh, g.nkv, g.hs, i32(kvStart), i32(kvEnd), ctx));
     }
   }
 
@@ -775,7 +793,7 @@ public abstract class NativeBackend implements Backend {
     tensor("dq", dq, dt);
     tensor("dk", dk, dt);
     tensor("dv", dv, dt);
-    Geo g = attentionGeo(q, 1, nh, "q");
+    Geo g = attentionGeo(q, nh, "q");
     for (Tensor t : new Tensor[] {k, v, dq, dk, dv}) {
       if (!Arrays.equals(t.shape(), q.shape())) {
         throw new IllegalArgumentException("q, k, v, dq, dk, dv must all have shape " + Arrays.toString(q.shape())
@@ -789,38 +807,38 @@ public abstract class NativeBackend implements Backend {
   }
 
   @Override
-  public void attentionBackwardQkv(Tensor dqkv, Tensor dout, Tensor out, Tensor lse, Tensor qkv, int nh,
+  public void attentionBackwardQkv(Tensor dqkv, Tensor dout, Tensor out, Tensor lse, Tensor qkv, int nh, int nkv,
       Tensor kvStart, Tensor kvEnd) {
     tensor("qkv", qkv, null);
     DType dt = attentionDtype(qkv);
     tensor("dqkv", dqkv, dt);
-    Geo g = attentionGeo(qkv, 3, nh, "qkv");
+    Geo g = fusedGeo(qkv, nh, nkv, "qkv");
     if (!Arrays.equals(dqkv.shape(), qkv.shape())) {
       throw new IllegalArgumentException("dqkv must have the shape of qkv " + Arrays.toString(qkv.shape()) + ", got "
           + Arrays.toString(dqkv.shape()));
     }
-    long c = g.nh * g.hs;
-    attnBackward(dqkv, 0, dqkv, c, dqkv, 2 * c, dout, out, lse, qkv, 0, qkv, c, qkv, 2 * c, g, kvStart, kvEnd);
+    long c = g.nh * g.hs, ck = g.nkv * g.hs;
+    attnBackward(dqkv, 0, dqkv, c, dqkv, c + ck, dout, out, lse, qkv, 0, qkv, c, qkv, c + ck, g, kvStart, kvEnd);
   }
 
   private long[] cacheDims(Tensor kCache, Tensor vCache, Geo g) {
     if (kCache.rank() != 4 || !Arrays.equals(kCache.shape(), vCache.shape())) {
-      throw new IllegalArgumentException("kCache and vCache must both be (B,maxT,NH,HS), got "
+      throw new IllegalArgumentException("kCache and vCache must both be (B,maxT,NKV,HS), got "
           + Arrays.toString(kCache.shape()) + " and " + Arrays.toString(vCache.shape()));
     }
-    if (kCache.dim(0) != g.b || kCache.dim(2) != g.nh || kCache.dim(3) != g.hs) {
+    if (kCache.dim(0) != g.b || kCache.dim(2) != g.nkv || kCache.dim(3) != g.hs) {
       throw new IllegalArgumentException("cache shape " + Arrays.toString(kCache.shape()) + " does not match B=" + g.b
-          + ", NH=" + g.nh + ", HS=" + g.hs);
+          + ", NKV=" + g.nkv + ", HS=" + g.hs);
     }
     return new long[] {kCache.dim(1)};
   }
 
   @Override
-  public void kvCacheAppend(Tensor kCache, Tensor vCache, Tensor qkv, int nh, long pos) {
+  public void kvCacheAppend(Tensor kCache, Tensor vCache, Tensor qkv, int nh, int nkv, long pos) {
     tensor("kCache", kCache, DType.F32);
     tensor("vCache", vCache, DType.F32);
     tensor("qkv", qkv, DType.F32);
-    Geo g = attentionGeo(qkv, 3, nh, "qkv");
+    Geo g = fusedGeo(qkv, nh, nkv, "qkv");
     long maxT = cacheDims(kCache, vCache, g)[0];
     if (pos < 0 || pos + g.t > maxT) {
       throw new IllegalArgumentException("positions [" + pos + ", " + (pos + g.t) + ") exceed the cache length "
@@ -829,20 +847,20 @@ public abstract class NativeBackend implements Backend {
     noOverlap("kCache", kCache, "vCache", vCache);
     noOverlap("kCache", kCache, "qkv", qkv);
     noOverlap("vCache", vCache, "qkv", qkv);
-    long c = g.nh * g.hs;
-    check(JalignNative.jalign_kvcache_append(kCache.f32(), vCache.f32(), offsetF32(qkv, c), offsetF32(qkv, 2 * c),
-        g.ld, g.b, g.t, g.nh, g.hs, maxT, pos, ctx));
+    long c = g.nh * g.hs, ck = g.nkv * g.hs;
+    check(JalignNative.jalign_kvcache_append(kCache.f32(), vCache.f32(), offsetF32(qkv, c), offsetF32(qkv, c + ck),
+        g.ld, g.b, g.t, g.nh, g.nkv, g.hs, maxT, pos, ctx));
   }
 
   @Override
-  public void attentionKvCache(Tensor out, Tensor qkv, Tensor kCache, Tensor vCache, int nh, long pos,
+  public void attentionKvCache(Tensor out, Tensor qkv, Tensor kCache, Tensor vCache, int nh, int nkv, long pos,
       Tensor kvStart) {
     tensor("out", out, DType.F32);
     tensor("qkv", qkv, DType.F32);
     tensor("kCache", kCache, DType.F32);
     tensor("vCache", vCache, DType.F32);
     optional("kvStart", kvStart, DType.I32);
-    Geo g = attentionGeo(qkv, 3, nh, "qkv");
+    Geo g = fusedGeo(qkv, nh, nkv, "qkv");
     long maxT = cacheDims(kCache, vCache, g)[0];
     numel("out", out, g.b * g.t * g.nh * g.hs);
     if (pos < 0 || pos + g.t > maxT) {
@@ -864,7 +882,7 @@ public abstract class NativeBackend implements Backend {
     noOverlap("out", out, "kCache", kCache);
     noOverlap("out", out, "vCache", vCache);
     check(JalignNative.jalign_attention_kvcache(out.f32(), qkv.f32(), kCache.f32(), vCache.f32(), g.ld, g.b, g.t,
-        g.nh, g.hs, maxT, pos, i32(kvStart), ctx));
+        g.nh, g.nkv, g.hs, maxT, pos, i32(kvStart), ctx));
   }
 
   // ================================================================== sampling

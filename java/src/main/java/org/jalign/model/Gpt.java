@@ -509,7 +509,7 @@ public final class Gpt implements AutoCloseable {
         Tensor res = l == 0 ? a.encoded : a.res3[l - 1];
         backend.layerNormForward(a.ln1[l], a.ln1Mean[l], a.ln1Rstd[l], res, pl[LN1W][l], pl[LN1B][l], LN_EPS);
         backend.matmul(a.qkv[l], a.ln1[l], pl[QKVW][l], pl[QKVB][l], false, true, false);
-        backend.attentionForwardQkv(a.atty[l], a.lse[l], a.qkv[l], heads, ks, ke);
+        backend.attentionForwardQkv(a.atty[l], a.lse[l], a.qkv[l], heads, heads, ks, ke);
         backend.copy(a.res2[l], res);
         backend.matmul(a.res2[l], a.atty[l], pl[ATTPROJW][l], pl[ATTPROJB][l], false, true, true);
         backend.layerNormForward(a.ln2[l], a.ln2Mean[l], a.ln2Rstd[l], a.res2[l], pl[LN2W][l], pl[LN2B][l], LN_EPS);
@@ -616,7 +616,7 @@ public final class Gpt implements AutoCloseable {
         backend.matmul(gl[ATTPROJW][l], dres, a.atty[l], null, true, false, true);
         backend.matmul(a.dbuf, dres, pl[ATTPROJW][l], null, false, false, false);
         backend.zero(a.dqkv);
-        backend.attentionBackwardQkv(a.dqkv, a.dbuf, a.atty[l], a.lse[l], a.qkv[l], heads, ks, ke);
+        backend.attentionBackwardQkv(a.dqkv, a.dbuf, a.atty[l], a.lse[l], a.qkv[l], heads, heads, ks, ke);
         backend.biasBackward(gl[QKVB][l], a.dqkv);
         backend.matmul(gl[QKVW][l], a.dqkv, a.ln1[l], null, true, false, true);
         backend.matmul(a.dbuf, a.dqkv, pl[QKVW][l], null, false, false, false);
@@ -799,11 +799,11 @@ public final class Gpt implements AutoCloseable {
     for (int l = 0; l < layers; l++) {
       backend.layerNormForward(a.ln, null, null, a.x, pl[LN1W][l], pl[LN1B][l], LN_EPS);
       backend.matmul(a.qkv, a.ln, pl[QKVW][l], pl[QKVB][l], false, true, false);
-      backend.kvCacheAppend(cache.keys(l), cache.values(l), a.qkv, heads, pos);
+      backend.kvCacheAppend(cache.keys(l), cache.values(l), a.qkv, heads, heads, pos);
       if (pos == 0) {
-        backend.attentionForwardQkv(a.atty, a.lse, a.qkv, heads, ks, null);
+        backend.attentionForwardQkv(a.atty, a.lse, a.qkv, heads, heads, ks, null);
       } else {
-        backend.attentionKvCache(a.atty, a.qkv, cache.keys(l), cache.values(l), heads, pos, ks);
+        backend.attentionKvCache(a.atty, a.qkv, cache.keys(l), cache.values(l), heads, heads, pos, ks);
       }
       backend.matmul(a.x, a.atty, pl[ATTPROJW][l], pl[ATTPROJB][l], false, true, true);
       backend.layerNormForward(a.ln, null, null, a.x, pl[LN2W][l], pl[LN2B][l], LN_EPS);

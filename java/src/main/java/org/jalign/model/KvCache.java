@@ -6,19 +6,20 @@ import org.jalign.tensor.Scope;
 import org.jalign.tensor.Tensor;
 
 /**
- * Keys and values of every layer for KV-cached inference: per layer k and v of shape (B, maxT, NH, HS), in one
+ * Keys and values of every layer for KV-cached inference: per layer k and v of shape (B, maxT, NKV, HS), in one
  * allocation. Made by {@link Gpt#newKvCache}; the caller closes it. {@link #length()} is the number of
  * positions written so far (a new chunk must start at or before it).
  *
- * <p>Shape legend: B = batch, maxT = cache length, NH = heads, HS = head size, L = layers.
+ * <p>Shape legend: B = batch, maxT = cache length, NKV = key/value heads (= NH for GPT-2), HS = head size,
+ * L = layers.
  */
 public final class KvCache implements AutoCloseable {
   private final GptConfig config;
   private final int batch;
   private final int maxT;
-  private final Tensor storage; // (2, L, B, maxT, NH, HS)
-  private final Tensor[] k; // L x (B, maxT, NH, HS)
-  private final Tensor[] v; // L x (B, maxT, NH, HS)
+  private final Tensor storage; // (2, L, B, maxT, NKV, HS)
+  private final Tensor[] k; // L x (B, maxT, NKV, HS)
+  private final Tensor[] v; // L x (B, maxT, NKV, HS)
   private int length;
 
   KvCache(Backend backend, GptConfig config, int batch, int maxT) {
@@ -31,16 +32,16 @@ public final class KvCache implements AutoCloseable {
     this.batch = batch;
     this.maxT = maxT;
     int l = config.layers();
-    long nh = config.heads(), hs = config.headSize();
+    long nkv = config.heads(), hs = config.headSize();  // GPT-2: one kv head per query head
     try (Scope s = Scope.open()) {
-      storage = s.detach(backend.zeros(DType.F32, 2, l, batch, maxT, nh, hs));
+      storage = s.detach(backend.zeros(DType.F32, 2, l, batch, maxT, nkv, hs));
     }
-    long per = (long) batch * maxT * nh * hs;
+    long per = (long) batch * maxT * nkv * hs;
     k = new Tensor[l];
     v = new Tensor[l];
     for (int i = 0; i < l; i++) {
-      k[i] = storage.slice(i * per, batch, maxT, nh, hs);
-      v[i] = storage.slice((l + i) * per, batch, maxT, nh, hs);
+      k[i] = storage.slice(i * per, batch, maxT, nkv, hs);
+      v[i] = storage.slice((l + i) * per, batch, maxT, nkv, hs);
     }
   }
 
@@ -66,12 +67,12 @@ public final class KvCache implements AutoCloseable {
     length = 0;
   }
 
-  /** Keys of layer l: (B, maxT, NH, HS). */
+  /** Keys of layer l: (B, maxT, NKV, HS). */
   public Tensor keys(int l) {
     return k[l];
   }
 
-  /** Values of layer l: (B, maxT, NH, HS). */
+  /** Values of layer l: (B, maxT, NKV, HS). */
   public Tensor values(int l) {
     return v[l];
   }

@@ -109,6 +109,34 @@ class ThreadCountDeterminismTest {
     });
   }
 
+  /**
+   * Grouped-query backward through the fused projection: a kv head's dK/dV sum over its group in the same order at
+   * every thread count. B*NKV = 8 (the per-kv-head split on 2 cores) and 2 (the split over key tiles).
+   */
+  @ParameterizedTest(name = "B={0} NH={1} NKV={2} T={3} HS={4}")
+  @CsvSource({"4,6,2,130,64", "2,4,1,300,32", "1,8,2,257,48"})
+  void groupedQueryAttentionBackwardIsIndependentOfTheThreadCount(int bsz, int nh, int nkv, int t, int hs) {
+    int c = nh * hs, ld = (nh + 2 * nkv) * hs;
+    SplittableRandom r = new SplittableRandom(bsz * 1000L + nh * 100L + nkv * 10L + t + hs);
+    float[] qkv = Ref.randn(r, bsz * t * ld, 1), dout = Ref.randn(r, bsz * t * c, 1);
+    int[] st = new int[bsz];
+    for (int i = 0; i < bsz; i++) st[i] = (i * 7) % Math.max(1, t / 3);
+    sameBitsForEveryThreadCount("GQA backward B=" + bsz + " NH=" + nh + " NKV=" + nkv + " T=" + t, () -> {
+      try (Scope s = Scope.open()) {
+        Tensor tqkv = CPU.fromArray(qkv, bsz, t, ld), tst = CPU.fromArray(st, bsz);
+        Tensor out = CPU.zeros(DType.F32, bsz, t, c), lse = CPU.zeros(DType.F32, bsz, nh, t);
+        CPU.attentionForwardQkv(out, lse, tqkv, nh, nkv, tst, null);
+        Tensor dqkv = CPU.zeros(DType.F32, bsz, t, ld);
+        CPU.attentionBackwardQkv(dqkv, CPU.fromArray(dout, bsz, t, c), out, lse, tqkv, nh, nkv, tst, null);
+        float[] o = out.toFloatArray(), g = dqkv.toFloatArray();
+        float[] all = new float[o.length + g.length];
+        System.arraycopy(o, 0, all, 0, o.length);
+        System.arraycopy(g, 0, all, o.length, g.length);
+        return all;
+      }
+    });
+  }
+
   @Test
   void sumOfSquaresIsIndependentOfTheThreadCount() {
     SplittableRandom r = new SplittableRandom(5);

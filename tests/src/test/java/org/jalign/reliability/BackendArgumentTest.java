@@ -68,15 +68,24 @@ class BackendArgumentTest {
       bad("", () -> CPU.attentionForward(out, lse, q, k, v, NH, i32(new int[] {3, 0}, B),
           i32(new int[] {1, T + 5}, B))); // start > end, end > T
       Tensor qkv = f32(B, T, 3 * C);
-      bad("", () -> CPU.attentionForwardQkv(out, lse, f32(B, T, 3 * C + 1), NH, null, null));
+      bad("", () -> CPU.attentionForwardQkv(out, lse, f32(B, T, 3 * C + 1), NH, NH, null, null));
+      bad("nkv", () -> CPU.attentionForwardQkv(out, lse, qkv, NH, 0, null, null));
+      bad("nkv", () -> CPU.attentionForwardQkv(out, lse, qkv, NH, -2, null, null));
+      bad("nkv", () -> CPU.attentionForwardQkv(out, lse, qkv, NH, NH + 1, null, null));
+      // NKV = 3 does not divide 4 query heads (the width (4 + 2*3) * HS fits them)
+      bad("nkv", () -> CPU.attentionForwardQkv(f32(B, T, 4 * HS), f32(B, 4, T), f32(B, T, 10 * HS), 4, 3, null,
+          null));
       bad("", () -> CPU.attentionBackward(f32(B, T, C + 1), f32(B, T, C), f32(B, T, C), out, out, lse, q, k, v, NH,
           null, null));
-      bad("", () -> CPU.attentionBackwardQkv(f32(B, T, 3 * C), out, out, lse, qkv, 5, null, null));
+      bad("", () -> CPU.attentionBackwardQkv(f32(B, T, 3 * C), out, out, lse, qkv, 5, 5, null, null));
+      bad("nkv", () -> CPU.attentionBackwardQkv(f32(B, T, 3 * C), out, out, lse, qkv, NH, 0, null, null));
       Tensor kc = f32(B, 8, NH, HS), vc = f32(B, 8, NH, HS);
-      bad("", () -> CPU.kvCacheAppend(kc, vc, qkv, NH, 6)); // positions [6, 10) past maxT 8
-      bad("", () -> CPU.kvCacheAppend(kc, vc, qkv, NH, -1));
-      bad("overlap", () -> CPU.kvCacheAppend(kc, kc, qkv, NH, 0));
-      bad("", () -> CPU.attentionKvCache(out, qkv, kc, vc, NH, 6, null));
+      bad("", () -> CPU.kvCacheAppend(kc, vc, qkv, NH, NH, 6)); // positions [6, 10) past maxT 8
+      bad("", () -> CPU.kvCacheAppend(kc, vc, qkv, NH, NH, -1));
+      bad("nkv", () -> CPU.kvCacheAppend(kc, vc, qkv, NH, 0, 0));
+      bad("overlap", () -> CPU.kvCacheAppend(kc, kc, qkv, NH, NH, 0));
+      bad("", () -> CPU.attentionKvCache(out, qkv, kc, vc, NH, NH, 6, null));
+      bad("nkv", () -> CPU.attentionKvCache(out, qkv, kc, vc, NH, -1, 0, null));
       Tensor dead = f32(B, T, C);
       dead.close();
       closed(() -> CPU.attentionForward(out, lse, dead, k, v, NH, null, null));

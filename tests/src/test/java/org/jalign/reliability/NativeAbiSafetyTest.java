@@ -26,7 +26,8 @@ import org.junit.jupiter.api.Test;
  * small, so an entry point that skipped its checks would touch memory it does not own (caught under ASan in the
  * native suite, and usually as a crash here).
  *
- * <p>Shape legend: B = batch, T = time, C = channels, NH = heads, HS = head size, V = vocab, N = rows.
+ * <p>Shape legend: B = batch, T = time, C = channels, NH = query heads, NKV = key/value heads, HS = head size,
+ * V = vocab, N = rows.
  */
 class NativeAbiSafetyTest {
   static final int INVALID = 1; // JALIGN_ERR_INVALID_ARG
@@ -188,39 +189,72 @@ class NativeAbiSafetyTest {
 
   @Test
   void attentionAndKvCache() {
-    // B=1, T=4, NH=2, HS=4, ld = 3*C = 24
-    rejected("attention NULL", () -> jalign_attention_forward(null, null, null, null, null, 24, 1, 4, 2, 4, null,
+    // B=1, T=4, NH=2, NKV=2, HS=4, ld = (NH + 2*NKV)*HS = 24
+    rejected("attention NULL", () -> jalign_attention_forward(null, null, null, null, null, 24, 1, 4, 2, 2, 4, null,
         null, ctx));
-    rejected("attention T<0", () -> jalign_attention_forward(f, f2, f2, f2, f2, 24, 1, NEG, 2, 4, null, null, ctx));
+    rejected("attention T<0", () -> jalign_attention_forward(f, f2, f2, f2, f2, 24, 1, NEG, 2, 2, 4, null, null,
+        ctx));
     rejected("attention ld < NH*HS",
-        () -> jalign_attention_forward(f, f2, f2, f2, f2, 2, 1, 4, 2, 4, null, null, ctx));
+        () -> jalign_attention_forward(f, f2, f2, f2, f2, 2, 1, 4, 2, 2, 4, null, null, ctx));
     rejected("attention overflow",
-        () -> jalign_attention_forward(f, f2, f2, f2, f2, HUGE, HUGE, HUGE, 2, 4, null, null, ctx));
+        () -> jalign_attention_forward(f, f2, f2, f2, f2, HUGE, HUGE, HUGE, 2, 2, 4, null, null, ctx));
     ids.put(0, 5); // kv_end > T
     ids.put(1, 0);
-    rejected("attention kv_start > T", () -> jalign_attention_forward(f, f2, f2, f2, f2, 24, 1, 4, 2, 4, ids, null,
-        ctx));
+    rejected("attention kv_start > T", () -> jalign_attention_forward(f, f2, f2, f2, f2, 24, 1, 4, 2, 2, 4, ids,
+        null, ctx));
     rejected("attention_backward NULL", () -> jalign_attention_backward(null, null, null, null, null, null, null,
-        null, null, 24, 1, 4, 2, 4, null, null, ctx));
+        null, null, 24, 1, 4, 2, 2, 4, null, null, ctx));
     rejected("attention_backward HS<0", () -> jalign_attention_backward(f, f, f, f2, f2, f2, f2, f2, f2, 24, 1, 4,
-        2, NEG, null, null, ctx));
+        2, 2, NEG, null, null, ctx));
     rejected("attention bf16 NULL", () -> jalign_attention_forward_bf16(null, null, null, null, null, 24, 1, 4, 2,
-        4, null, null, ctx));
-    rejected("attention bf16 NH<0", () -> jalign_attention_forward_bf16(s, f, s, s, s, 24, 1, 4, NEG, 4, null,
+        2, 4, null, null, ctx));
+    rejected("attention bf16 NH<0", () -> jalign_attention_forward_bf16(s, f, s, s, s, 24, 1, 4, NEG, 1, 4, null,
         null, ctx));
     rejected("attention_backward bf16 NULL", () -> jalign_attention_backward_bf16(null, null, null, null, null,
-        null, null, null, null, 24, 1, 4, 2, 4, null, null, ctx));
+        null, null, null, null, 24, 1, 4, 2, 2, 4, null, null, ctx));
     ids.put(0, 0);
-    rejected("kvcache_append NULL", () -> jalign_kvcache_append(null, null, f2, f2, 8, 1, 1, 2, 4, 16, 0, ctx));
+    rejected("kvcache_append NULL", () -> jalign_kvcache_append(null, null, f2, f2, 8, 1, 1, 2, 2, 4, 16, 0, ctx));
     rejected("kvcache_append pos+Tq > maxT",
-        () -> jalign_kvcache_append(f, f, f2, f2, 8, 1, 4, 2, 4, 16, 14, ctx));
-    rejected("kvcache_append pos<0", () -> jalign_kvcache_append(f, f, f2, f2, 8, 1, 1, 2, 4, 16, NEG, ctx));
+        () -> jalign_kvcache_append(f, f, f2, f2, 8, 1, 4, 2, 2, 4, 16, 14, ctx));
+    rejected("kvcache_append pos<0", () -> jalign_kvcache_append(f, f, f2, f2, 8, 1, 1, 2, 2, 4, 16, NEG, ctx));
     rejected("attention_kvcache NULL",
-        () -> jalign_attention_kvcache(null, null, null, null, 8, 1, 1, 2, 4, 16, 0, null, ctx));
+        () -> jalign_attention_kvcache(null, null, null, null, 8, 1, 1, 2, 2, 4, 16, 0, null, ctx));
     rejected("attention_kvcache pos+Tq > maxT",
-        () -> jalign_attention_kvcache(f, f2, f2, f2, 8, 1, 4, 2, 4, 16, 14, null, ctx));
+        () -> jalign_attention_kvcache(f, f2, f2, f2, 8, 1, 4, 2, 2, 4, 16, 14, null, ctx));
     rejected("attention_kvcache overflow",
-        () -> jalign_attention_kvcache(f, f2, f2, f2, 8, HUGE, 1, 2, 4, HUGE, 0, null, ctx));
+        () -> jalign_attention_kvcache(f, f2, f2, f2, 8, HUGE, 1, 2, 2, 4, HUGE, 0, null, ctx));
+  }
+
+  @Test
+  void groupedQueryHeadCounts() {
+    // NH=4 query heads over NKV kv heads, HS=4, B=1, T=4; fused rows of (NH + 2*NKV)*HS = 32 floats at NKV = 2
+    FloatPointer k = new FloatPointer(f2).position(16), v = new FloatPointer(f2).position(24);
+    FloatPointer lse = new FloatPointer(f).position(4096);
+    assertEquals(0, jalign_attention_forward(f, lse, f2, k, v, 32, 1, 4, 4, 2, 4, null, null, ctx),
+        "the valid grouped-query call");
+    for (long nkv : new long[] {0, NEG, 3, 8}) { // not > 0, not dividing NH, more kv heads than query heads
+      rejected("attention NKV=" + nkv, () -> jalign_attention_forward(f, f, f2, k, v, 32, 1, 4, 4, nkv, 4, null,
+          null, ctx));
+      assertTrue(jalign_last_error().getString().contains("NKV"), jalign_last_error().getString());
+      rejected("attention_backward NKV=" + nkv, () -> jalign_attention_backward(f, f, f, f2, f2, f2, f2, k, v, 32,
+          1, 4, 4, nkv, 4, null, null, ctx));
+      rejected("attention bf16 NKV=" + nkv, () -> jalign_attention_forward_bf16(s, f, s, s, s, 32, 1, 4, 4, nkv, 4,
+          null, null, ctx));
+      rejected("attention_backward bf16 NKV=" + nkv, () -> jalign_attention_backward_bf16(s, s, s, s, s, f, s, s, s,
+          32, 1, 4, 4, nkv, 4, null, null, ctx));
+      rejected("kvcache_append NKV=" + nkv, () -> jalign_kvcache_append(f, f, k, v, 32, 1, 1, 4, nkv, 4, 16, 0,
+          ctx));
+      rejected("attention_kvcache NKV=" + nkv, () -> jalign_attention_kvcache(f, f2, f, f, 32, 1, 1, 4, nkv, 4, 16,
+          0, null, ctx));
+    }
+    // k and v laid out as a fused projection after the 4 query heads: ld must cover (NH + 2*NKV)*HS = 32
+    rejected("attention fused ld < (NH+2*NKV)*HS",
+        () -> jalign_attention_forward(f, f, f2, k, v, 24, 1, 4, 4, 2, 4, null, null, ctx));
+    assertTrue(jalign_last_error().getString().contains("NH + 2*NKV"), jalign_last_error().getString());
+    rejected("attention_backward fused ld < (NH+2*NKV)*HS", () -> jalign_attention_backward(f, f, f, f2, f2, f2, f2,
+        k, v, 24, 1, 4, 4, 2, 4, null, null, ctx));
+    rejected("attention NH overflow", () -> jalign_attention_forward(f, f, f2, k, v, 32, 1, 4, HUGE, 1, 4, null,
+        null, ctx));
   }
 
   @Test
