@@ -508,6 +508,9 @@ public final class Checkpoint implements AutoCloseable {
       if (!ok) throw new CheckpointException(path + ": corrupt checkpoint metadata: " + what);
     }
 
+    /** Sizes of the ModelConfig fields in schema order (the GPT-2 shape, then the block fields). */
+    private static final int[] MODEL_CONFIG_FIELD_BYTES = {4, 4, 4, 4, 4, 4, 4, 1, 4, 8, 8, 8, 8, 8, 1, 1, 1};
+
     void verifyRoot() throws CheckpointException {
       check(limit >= 8, "buffer too small");
       byte[] id = new byte[4];
@@ -518,7 +521,9 @@ public final class Checkpoint implements AutoCloseable {
       // CheckpointMeta fields
       scalar(t, 0, 4);
       int cfg = tableField(t, 1);
-      if (cfg >= 0) for (int i = 0; i < 5; i++) scalar(cfg, i, 4);
+      if (cfg >= 0) {
+        for (int i = 0; i < MODEL_CONFIG_FIELD_BYTES.length; i++) scalar(cfg, i, MODEL_CONFIG_FIELD_BYTES[i]);
+      }
       vector(t, 2, 1);
       int tensors = vector(t, 3, 4);
       for (int i = 0; i < count(tensors); i++) {

@@ -298,6 +298,34 @@ class LlamaTrunkTest {
     }
   }
 
+  /** Batched, left-padded greedy generation (the KV-cached Generator path, untied head) = argmax of full forwards. */
+  @Test
+  void greedyGenerationOfLeftPaddedPromptsFollowsTheFullForward() {
+    GptConfig cfg = TINY_LLAMA;
+    try (Gpt m = new Gpt(cfg, CPU, 9)) {
+      m.loadParams(randomParams(cfg, 9));
+      org.jalign.generate.Generator gen = new org.jalign.generate.Generator(m, TOK);
+      List<int[]> prompts = List.of(new int[] {5, 77, 120}, new int[] {9}, new int[] {1, 2, 3, 4, 5, 6});
+      org.jalign.generate.GenerationConfig gc = org.jalign.generate.GenerationConfig.builder().maxNewTokens(8)
+          .temperature(0).stopAtEndTokens(false).build();
+      org.jalign.generate.GenerationResult res = gen.generateIds(prompts, gc, null);
+      int vp = cfg.paddedVocab(), v = cfg.vocabSize();
+      for (int i = 0; i < prompts.size(); i++) {
+        int[] seq = prompts.get(i).clone();
+        int[] got = res.row(i).generatedIds();
+        assertEquals(8, got.length);
+        for (int k = 0; k < 8; k++) {
+          float[] logits = m.forward(seq, 1, seq.length, null, null).toFloatArray();
+          int off = (seq.length - 1) * vp, best = 0;
+          for (int j = 1; j < v; j++) if (logits[off + j] > logits[off + best]) best = j;
+          assertEquals(best, got[k], "row " + i + " token " + k);
+          seq = Arrays.copyOf(seq, seq.length + 1);
+          seq[seq.length - 1] = best;
+        }
+      }
+    }
+  }
+
   // ------------------------------------------------------------------ checkpoint
 
   @Test
