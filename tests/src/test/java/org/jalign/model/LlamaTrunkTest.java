@@ -251,6 +251,33 @@ class LlamaTrunkTest {
     }
   }
 
+  /** A training step of the Llama trunk gives the same loss, logits and gradients at 1, 2 and 3 CPU threads. */
+  @Test
+  void aTrainingStepIsIndependentOfTheThreadCount() {
+    GptConfig cfg = families().skip(2).findFirst().orElseThrow().cfg(); // qwen2: biases, GQA, RoPE, SwiGLU
+    int b = 3, t = 13;
+    SplittableRandom r = new SplittableRandom(77);
+    int[] tokens = randomTokens(r, b * t, V), targets = randomTokens(r, b * t, V);
+    int[] start = {0, 4, 1};
+    float[] params = randomParams(cfg, 77);
+    List<float[]> runs = new ArrayList<>();
+    try (Gpt m = new Gpt(cfg, CPU, 0)) {
+      m.loadParams(params);
+      for (int threads : new int[] {1, 2, 3, 2}) {
+        CpuBackend.setNumThreads(threads);
+        m.zeroGrad();
+        float loss = m.lossAndBackward(tokens, targets, null, b, t, start, null);
+        float[] g = m.grads().toFloatArray();
+        float[] all = Arrays.copyOf(g, g.length + 1);
+        all[g.length] = loss;
+        runs.add(all);
+      }
+    } finally {
+      CpuBackend.setNumThreads(0);
+    }
+    for (int i = 1; i < runs.size(); i++) assertArrayEquals(runs.get(0), runs.get(i), "run " + i + " differs");
+  }
+
   // ------------------------------------------------------------------ KV cache
 
   @ParameterizedTest(name = "{0}")
