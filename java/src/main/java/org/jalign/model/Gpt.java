@@ -16,15 +16,17 @@ import org.jalign.tensor.Tensor;
  * {@link GptConfig#paramSpecs()}. The configuration picks the block: GPT-2 (pre-LayerNorm, learned positions, GELU
  * MLP, biases, LM head tied to the token embedding) or the Llama family (RMSNorm, rotary positions, SwiGLU,
  * grouped-query attention, q/k/v biases only or none, tied or untied head). There is one forward, one backward and
- * one KV-cached path; each choice is a branch around one small op ({@link #norm}, {@link #rope}, {@link #mlp}).
+ * one KV-cached path; each choice is a branch inside one small op (norm, rope, MLP activation, embedding).
  *
- * <p>Shape legend: B = batch, T = time, C = channels, NH = heads, HS = head size, L = layers, V = vocabulary
- * size, Vp = padded vocabulary (row length of the logits), maxT = context length.
+ * <p>Shape legend: B = batch, T = time, C = channels, NH = heads, NKV = kv heads, HS = head size, F = MLP width,
+ * M = F (GELU) or 2F (SwiGLU), L = layers, V = vocabulary size, Vp = padded vocabulary (row length of the logits),
+ * maxT = context length.
  *
  * <p>Padding. {@code kvStart}/{@code kvEnd} (nullable, length B) give each row's valid range [kvStart[b],
  * kvEnd[b]) for left and right padding; queries and keys outside it are masked in attention. Positions are
- * counted from the first valid token: the token at index t of row b gets position embedding
- * {@code wpe[max(0, t - kvStart[b])]}, so a left-padded row computes exactly what the unpadded sequence would.
+ * counted from the first valid token: the token at index t of row b is at position {@code max(0, t - kvStart[b])}
+ * (its learned embedding {@code wpe[...]}, or its RoPE angle), so a left-padded row computes exactly what the
+ * unpadded sequence would.
  * Logits at padded positions are meaningless; give them target -1 (or weight 0).
  *
  * <p>A {@code Gpt} is not thread-safe: every compute method is guarded, and a call from a second thread while
@@ -41,7 +43,7 @@ public final class Gpt implements AutoCloseable {
   private final GptConfig config;
   private final Backend backend;
   private final int layers, channels, heads, kvHeads, headSize, vocab, paddedVocab, maxT;
-  private final int qkvWidth, hidden, mlpWidth; // (NH+2*NKV)*HS, F, F or 2F
+  private final int qkvWidth, mlpHidden, mlpWidth; // (NH+2*NKV)*HS, F, F or 2F
   private final boolean rms, rotary, swiglu;
   private final float eps;
   private final List<ParamSpec> specs;
@@ -74,7 +76,7 @@ public final class Gpt implements AutoCloseable {
     this.paddedVocab = config.paddedVocab();
     this.maxT = config.contextLength();
     this.qkvWidth = config.qkvWidth();
-    this.hidden = config.intermediateSize();
+    this.mlpHidden = config.intermediateSize();
     this.mlpWidth = config.mlpWidth();
     this.rms = config.norm() == GptConfig.Norm.RMS_NORM;
     this.rotary = config.rope() != null;
@@ -200,7 +202,7 @@ public final class Gpt implements AutoCloseable {
     return g[index(name)];
   }
 
-  /** The LM head weight (Vp,C): the token embedding wte when tied, else lmhead. Logits = hidden · headᵀ. */
+  /** The LM head weight (Vp,C): the token embedding wte when tied, else lmhead. Logits = hidden() · lmHead()ᵀ. */
   public Tensor lmHead() {
     checkOpen();
     return head;
@@ -320,8 +322,8 @@ public final class Gpt implements AutoCloseable {
       this.b = b;
       this.t = t;
       long bt = (long) b * t, c = channels, l = layers, d4 = Math.max(mlpWidth, qkvWidth);
-      long perLayer = bt * c * 5 + bt * qkvWidth + bt * mlpWidth + bt * hidden + bt * 4 + (long) b * heads * t;
-      long total = bt * c + l * perLayer + bt * c + bt * 2 + bt * paddedVocab + bt * 2 + bt * c * 3 + bt * hidden
+      long perLayer = bt * c * 5 + bt * qkvWidth + bt * mlpWidth + bt * mlpHidden + bt * 4 + (long) b * heads * t;
+      long total = bt * c + l * perLayer + bt * c + bt * 2 + bt * paddedVocab + bt * 2 + bt * c * 3 + bt * mlpHidden
           + bt * d4;
       long intsNeeded = bt * 3 + 2L * b;
       if (previous != null && previous.block.numel() >= total && previous.ints.numel() >= intsNeeded) {
@@ -373,7 +375,7 @@ public final class Gpt implements AutoCloseable {
         ln2Mean[i] = take(off, b, t);
         ln2Rstd[i] = take(off, b, t);
         fch[i] = take(off, b, t, mlpWidth);
-        fchGelu[i] = take(off, b, t, hidden);
+        fchGelu[i] = take(off, b, t, mlpHidden);
         res3[i] = take(off, b, t, c);
       }
       lnf = take(off, b, t, c);
@@ -384,7 +386,7 @@ public final class Gpt implements AutoCloseable {
       dloss = take(off, bt);
       dres = take(off, b, t, c);
       dbuf = take(off, b, t, c);
-      d4a = take(off, b, t, hidden);
+      d4a = take(off, b, t, mlpHidden);
       d4b = take(off, b, t, d4);
       dqkv = d4b.slice(0, b, t, qkvWidth);
       dfch = d4 == mlpWidth ? d4b : d4b.slice(0, b, t, mlpWidth);
@@ -420,7 +422,7 @@ public final class Gpt implements AutoCloseable {
       this.b = b;
       this.t = t;
       long bt = (long) b * t, c = channels;
-      long total = bt * c * 4 + bt * qkvWidth + (long) b * heads * t + bt * mlpWidth + bt * hidden + bt * 2
+      long total = bt * c * 4 + bt * qkvWidth + (long) b * heads * t + bt * mlpWidth + bt * mlpHidden + bt * 2
           + bt * paddedVocab;
       posHost = new int[(int) bt];
       block = allocate(DType.F32, total);
@@ -452,8 +454,8 @@ public final class Gpt implements AutoCloseable {
       o += (long) b * heads * t;
       fch = block.slice(o, b, t, mlpWidth);
       o += bt * mlpWidth;
-      fchGelu = block.slice(o, b, t, hidden);
-      o += bt * hidden;
+      fchGelu = block.slice(o, b, t, mlpHidden);
+      o += bt * mlpHidden;
       lnMean = block.slice(o, bt);
       o += bt;
       lnRstd = block.slice(o, bt);
@@ -615,7 +617,7 @@ public final class Gpt implements AutoCloseable {
   /** out (N,F) = gelu(fc) (fc (N,F)) or silu(gate)·up (fc (N,2F), gate columns first). */
   private void mlpActivation(Tensor out, Tensor fc) {
     if (swiglu) {
-      backend.swigluForward(out.view(out.numel() / hidden, hidden), fc.view(fc.numel() / mlpWidth, mlpWidth));
+      backend.swigluForward(out, fc);
     } else {
       backend.geluForward(out, fc);
     }
@@ -624,8 +626,7 @@ public final class Gpt implements AutoCloseable {
   /** dfc (shape of fc) accumulates the gradient of {@link #mlpActivation} for dout (N,F). */
   private void mlpActivationBackward(Tensor dfc, Tensor fc, Tensor dout) {
     if (swiglu) {
-      long n = dout.numel() / hidden;
-      backend.swigluBackward(dfc.view(n, mlpWidth), dout.view(n, hidden), fc.view(n, mlpWidth));
+      backend.swigluBackward(dfc, dout, fc);
     } else {
       backend.geluBackward(dfc, fc, dout);
     }
