@@ -383,6 +383,23 @@ class LlamaTrunkTest {
     assertEquals(1, formatVersion(g));
   }
 
+  /** A Llama model saved with its tokenizer loads back with the same block, parameters and logits. */
+  @Test
+  void modelFilesRoundTripALlamaModel(@TempDir Path dir) throws Exception {
+    Path p = dir.resolve("llama.ckpt");
+    int[] tokens = {1, 50, 99, 7, 3};
+    try (Gpt m = new Gpt(TINY_LLAMA, CPU, 12)) {
+      m.loadParams(randomParams(TINY_LLAMA, 12));
+      float[] logits = m.forward(tokens, 1, tokens.length, null, null).toFloatArray();
+      org.jalign.io.ModelFiles.save(p, m, TOK, "sft");
+      try (org.jalign.io.ModelFiles.Loaded back = org.jalign.io.ModelFiles.load(p, CPU)) {
+        assertEquals(TINY_LLAMA, back.model().config());
+        assertArrayEquals(m.paramsToArray(), back.model().paramsToArray());
+        assertArrayEquals(logits, back.model().forward(tokens, 1, tokens.length, null, null).toFloatArray());
+      }
+    }
+  }
+
   /** The format_version field of a checkpoint's metadata (the FlatBuffer after the 64-byte header). */
   static long formatVersion(Path p) throws Exception {
     java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(Files.readAllBytes(p)).position(64).slice()
