@@ -475,23 +475,42 @@ class LlamaTrunkTest {
     }
   }
 
-  @Test
-  void ppoTrainsALlamaTrunkThroughTheKvCachedGenerator() {
-    RewardFunction lowercase = (prompts, responses) -> {
-      float[] s = new float[responses.size()];
-      for (int i = 0; i < s.length; i++) {
-        for (int id : responses.get(i)) if (id >= 'a' && id <= 'z') s[i]++;
-      }
-      return s;
-    };
-    PpoConfig cfg = PpoConfig.builder().batchSize(4).miniBatches(1).ppoEpochs(1).responseLength(6).steps(2)
-        .lr(3e-3f).criticLr(3e-3f).seed(7).out(QUIET).build();
-    try (Gpt policy = new Gpt(TINY_LLAMA, CPU, 11); Gpt ref = new Gpt(TINY_LLAMA, CPU, 11);
-        PpoTrainer tr = new PpoTrainer(policy, ref, lowercase, TOK, cfg, List.of("Q: hi", "Q: why", "Q: ok"))) {
-      float[] before = policy.paramsToArray();
-      tr.train();
-      assertChangedAndFinite("ppo policy", before, policy.paramsToArray());
-      assertEquals(TINY_LLAMA, tr.critic().config());
+  static final RewardFunction LOWERCASE = (prompts, responses) -> {
+    float[] s = new float[responses.size()];
+    for (int i = 0; i < s.length; i++) {
+      for (int id : responses.get(i)) if (id >= 'a' && id <= 'z') s[i]++;
     }
+    return s;
+  };
+
+  /** Policy, critic and value-head parameters after a PPO run (resumed from {@code resumeFrom} when given). */
+  static float[][] ppo(PpoConfig cfg, Path saveAt, Path resumeFrom) {
+    try (Gpt policy = new Gpt(TINY_LLAMA, CPU, 11); Gpt ref = new Gpt(TINY_LLAMA, CPU, 11);
+        PpoTrainer tr = new PpoTrainer(policy, ref, LOWERCASE, TOK, cfg, List.of("Q: hi", "Q: why", "Q: ok"))) {
+      assertEquals(TINY_LLAMA, tr.critic().config());
+      if (resumeFrom != null) tr.resume(resumeFrom);
+      tr.train();
+      if (saveAt != null) tr.save(saveAt);
+      return new float[][] {policy.paramsToArray(), tr.critic().paramsToArray(), tr.valueHead().paramsToArray()};
+    }
+  }
+
+  /** PPO (rollouts through the KV-cached Generator) trains a Llama trunk, and a resumed run continues exactly. */
+  @Test
+  void ppoTrainsALlamaTrunkAndResumesBitIdentically(@TempDir Path dir) {
+    PpoConfig full = PpoConfig.builder().batchSize(4).miniBatches(1).ppoEpochs(1).responseLength(6).steps(2)
+        .lr(3e-3f).criticLr(3e-3f).seed(7).out(QUIET).build();
+    float[] init;
+    try (Gpt policy = new Gpt(TINY_LLAMA, CPU, 11)) {
+      init = policy.paramsToArray();
+    }
+    float[][] straight = ppo(full, null, null);
+    assertChangedAndFinite("ppo policy", init, straight[0]);
+    Path ck = dir.resolve("ppo.ckpt");
+    ppo(full.toBuilder().steps(1).build(), ck, null);
+    float[][] resumed = ppo(full, null, ck);
+    assertArrayEquals(straight[0], resumed[0], "policy after resume");
+    assertArrayEquals(straight[1], resumed[1], "critic after resume");
+    assertArrayEquals(straight[2], resumed[2], "value head after resume");
   }
 }
