@@ -22,7 +22,7 @@ import org.jalign.text.Tokenizer;
  * <p>Prompts of different lengths are left-padded to P (row b's first valid position is kvStart[b] = P - len_b,
  * and positions count from there, so a padded row computes what it would alone). One prefill pass fills the
  * cache; then each step gathers the last hidden row of every sequence (B,C), applies the LM head to those rows
- * only ((B,C)·wteᵀ → (B,Vp)), and draws one token per row with {@link Backend#sample}. Tokens are sampled from
+ * only ((B,C)·lmHeadᵀ → (B,Vp)), and draws one token per row with {@link Backend#sample}. Tokens are sampled from
  * the first {@code tokenizer.vocabSize()} ids (at most the model's vocabulary).
  *
  * <p>A {@link Gpt} is not thread-safe: while a generation runs, any other thread using the same model (another
@@ -224,7 +224,7 @@ public final class Generator {
       Tensor next = be.zeros(DType.I32, b);
       Tensor lpS = be.zeros(DType.F32, b);
       Tensor lpR = be.zeros(DType.F32, b);
-      Tensor wte = model.param("wte");
+      Tensor lmHead = model.lmHead();
       int[] nextHost = new int[b];
       float[] lpSHost = new float[b];
       float[] lpRHost = new float[b];
@@ -234,7 +234,7 @@ public final class Generator {
       Tensor h = hiddenRows;
       int active = b;
       for (int step = 0; ; step++) {
-        be.matmul(logits, h, wte, null, false, true, false);
+        be.matmul(logits, h, lmHead, null, false, true, false);
         be.sample(next, lpS, lpR, logits, sampleVocab, params, step);
         be.copyToHost(nextHost, next);
         be.copyToHost(lpSHost, lpS);

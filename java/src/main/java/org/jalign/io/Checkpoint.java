@@ -79,6 +79,8 @@ public final class Checkpoint implements AutoCloseable {
   public static final OutputFiles.Kind KIND = OutputFiles.Kind.magic("a jalign checkpoint", MAGIC);
   static final int VERSION = 1;
   static final int FORMAT_VERSION = 1;
+  /** The format version of a checkpoint whose model block is not GPT-2 (the ModelConfig block fields). */
+  static final int FORMAT_VERSION_BLOCK = 2;
   static final int HEADER_BYTES = 64;
   static final int ALIGN = 64;
   static final String FILE_ID = "JALC";
@@ -393,15 +395,18 @@ public final class Checkpoint implements AutoCloseable {
     meta.order(ByteOrder.LITTLE_ENDIAN);
     new Verifier(path, meta).verifyRoot();
     CheckpointMeta m = CheckpointMeta.getRootAsCheckpointMeta(meta);
-    if (m.formatVersion() != FORMAT_VERSION) {
+    if (m.formatVersion() != FORMAT_VERSION && m.formatVersion() != FORMAT_VERSION_BLOCK) {
       throw new CheckpointException(path + ": checkpoint format version " + m.formatVersion() + ", this build reads "
-          + FORMAT_VERSION);
+          + FORMAT_VERSION + " and " + FORMAT_VERSION_BLOCK);
     }
     ModelConfig mc = m.modelConfig();
     if (mc == null) throw new CheckpointException(path + ": no model configuration");
     GptConfig config;
     try {
-      config = new GptConfig(mc.layers(), mc.heads(), mc.channels(), mc.contextLength(), mc.vocabSize());
+      config = readModelConfig(mc);
+      if (m.formatVersion() == FORMAT_VERSION && !config.isGpt2()) {
+        throw new IllegalArgumentException("a version " + FORMAT_VERSION + " checkpoint holds GPT-2 only, not " + config);
+      }
     } catch (IllegalArgumentException e) {
       throw new CheckpointException(path + ": invalid model configuration: " + e.getMessage(), e);
     }
@@ -503,6 +508,9 @@ public final class Checkpoint implements AutoCloseable {
       if (!ok) throw new CheckpointException(path + ": corrupt checkpoint metadata: " + what);
     }
 
+    /** Sizes of the ModelConfig fields in schema order (the GPT-2 shape, then the block fields). */
+    private static final int[] MODEL_CONFIG_FIELD_BYTES = {4, 4, 4, 4, 4, 4, 4, 1, 4, 8, 8, 8, 8, 8, 1, 1, 1};
+
     void verifyRoot() throws CheckpointException {
       check(limit >= 8, "buffer too small");
       byte[] id = new byte[4];
@@ -513,7 +521,9 @@ public final class Checkpoint implements AutoCloseable {
       // CheckpointMeta fields
       scalar(t, 0, 4);
       int cfg = tableField(t, 1);
-      if (cfg >= 0) for (int i = 0; i < 5; i++) scalar(cfg, i, 4);
+      if (cfg >= 0) {
+        for (int i = 0; i < MODEL_CONFIG_FIELD_BYTES.length; i++) scalar(cfg, i, MODEL_CONFIG_FIELD_BYTES[i]);
+      }
       vector(t, 2, 1);
       int tensors = vector(t, 3, 4);
       for (int i = 0; i < count(tensors); i++) {
@@ -820,12 +830,63 @@ public final class Checkpoint implements AutoCloseable {
         de[k++] = DoubleEntry.createDoubleEntry(b, b.createString(e.getKey()), e.getValue());
       }
       int dv = CheckpointMeta.createDoublesVector(b, de);
-      int mc = ModelConfig.createModelConfig(b, config.layers(), config.heads(), config.channels(),
-          config.contextLength(), config.vocabSize());
-      int root = CheckpointMeta.createCheckpointMeta(b, FORMAT_VERSION, mc, tok, tv, step, optimizerStep, rng, cur, sv, dv);
+      int mc = writeModelConfig(b, config);
+      int version = config.isGpt2() ? FORMAT_VERSION : FORMAT_VERSION_BLOCK;
+      int root = CheckpointMeta.createCheckpointMeta(b, version, mc, tok, tv, step, optimizerStep, rng, cur, sv, dv);
       b.finish(root, FILE_ID);
       return b.sizedByteArray();
     }
+  }
+
+  /**
+   * The ModelConfig table of {@code config}: a field holding the GPT-2 choice is left at its default (not
+   * written), so a GPT-2 configuration gives exactly the five-field table of format version 1.
+   */
+  static int writeModelConfig(FlatBufferBuilder b, GptConfig c) {
+    org.jalign.model.RopeConfig rope = c.rope();
+    org.jalign.model.RopeConfig.Llama3Scaling sc = rope == null ? null : rope.scaling();
+    return ModelConfig.createModelConfig(b, c.layers(), c.heads(), c.channels(), c.contextLength(), c.vocabSize(),
+        c.kvHeads() == c.heads() ? 0 : c.kvHeads(),
+        (long) c.intermediateSize() == 4L * c.channels() ? 0 : c.intermediateSize(),
+        (byte) c.norm().ordinal(),
+        Float.floatToIntBits(c.normEps()) == Float.floatToIntBits(GptConfig.GPT2_EPS) ? 0f : c.normEps(),
+        rope == null ? 0 : rope.theta(), sc == null ? 0 : sc.factor(), sc == null ? 0 : sc.lowFreqFactor(),
+        sc == null ? 0 : sc.highFreqFactor(), sc == null ? 0 : sc.originalMaxPositionEmbeddings(),
+        (byte) c.mlp().ordinal(), (byte) c.biases().ordinal(), !c.tiedHead());
+  }
+
+  /** The configuration of a ModelConfig table (absent block fields: the GPT-2 choices); throws if invalid. */
+  static GptConfig readModelConfig(ModelConfig mc) {
+    int heads = mc.heads(), channels = mc.channels();
+    int kv = mc.kvHeads() == 0 ? heads : mc.kvHeads();
+    int f = mc.intermediateSize();
+    if (f == 0) {
+      if (channels > Integer.MAX_VALUE / 4) throw new IllegalArgumentException("channels " + channels + " too large");
+      f = 4 * channels;
+    }
+    GptConfig.Norm norm = enumAt(GptConfig.Norm.values(), mc.norm(), "norm");
+    GptConfig.Mlp mlp = enumAt(GptConfig.Mlp.values(), mc.mlp(), "mlp");
+    GptConfig.Biases biases = enumAt(GptConfig.Biases.values(), mc.biases(), "biases");
+    float eps = mc.normEps() == 0f ? GptConfig.GPT2_EPS : mc.normEps();
+    org.jalign.model.RopeConfig rope = null;
+    if (mc.ropeTheta() != 0) {
+      if (heads <= 0 || channels <= 0 || channels % heads != 0) {
+        throw new IllegalArgumentException("channels " + channels + " must be divisible by heads " + heads);
+      }
+      org.jalign.model.RopeConfig.Llama3Scaling sc = mc.ropeFactor() == 0 ? null
+          : new org.jalign.model.RopeConfig.Llama3Scaling(mc.ropeFactor(), mc.ropeLowFreqFactor(),
+              mc.ropeHighFreqFactor(), mc.ropeOriginalMaxPositions());
+      rope = new org.jalign.model.RopeConfig(mc.ropeTheta(), channels / heads, sc);
+    }
+    return new GptConfig(mc.layers(), heads, channels, mc.contextLength(), mc.vocabSize(), kv, f, norm, eps, rope, mlp,
+        biases, !mc.untiedHead());
+  }
+
+  private static <E extends Enum<E>> E enumAt(E[] values, byte code, String field) {
+    if (code < 0 || code >= values.length) {
+      throw new IllegalArgumentException(field + " code " + code + " is not one of 0.." + (values.length - 1));
+    }
+    return values[code];
   }
 
   private static long writeFully(FileChannel ch, ByteBuffer bb, long pos) throws IOException {

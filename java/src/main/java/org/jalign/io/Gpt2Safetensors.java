@@ -96,6 +96,10 @@ public final class Gpt2Safetensors {
     }
   }
 
+  private static void requireGpt2(GptConfig cfg) {
+    if (!cfg.isGpt2()) throw new IllegalArgumentException(cfg + " is not a GPT-2 configuration (GPT2LMHeadModel)");
+  }
+
   // ------------------------------------------------------------------ import
 
   /** Builds a model from a GPT-2 directory on {@code backend}. */
@@ -115,6 +119,7 @@ public final class Gpt2Safetensors {
   /** Reads model.safetensors into a flat parameter buffer in the layout of {@code cfg.paramSpecs()}. */
   public static float[] importParams(Path dir, GptConfig cfg) throws IOException {
     Objects.requireNonNull(cfg, "cfg");
+    requireGpt2(cfg);
     Path file = dir.resolve(WEIGHTS);
     float[] flat = new float[Math.toIntExact(cfg.parameterCount())];
     Map<String, ParamSpec> specs = new LinkedHashMap<>();
@@ -204,6 +209,7 @@ public final class Gpt2Safetensors {
 
   /** Writes model.safetensors and config.json for a flat parameter buffer. */
   public static void export(GptConfig cfg, float[] flat, Path dir) throws IOException {
+    requireGpt2(cfg);
     if (flat.length != cfg.parameterCount()) {
       throw new IllegalArgumentException("flat has " + flat.length + " values, " + cfg + " has "
           + cfg.parameterCount() + " parameters");

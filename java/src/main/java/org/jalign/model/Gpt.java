@@ -12,16 +12,21 @@ import org.jalign.tensor.Scope;
 import org.jalign.tensor.Tensor;
 
 /**
- * A GPT-2 style decoder (pre-LayerNorm blocks, GELU MLP, learned positions, LM head tied to the token embedding)
- * with one flat parameter buffer and one flat gradient buffer in the layout of {@link GptConfig#paramSpecs()}.
+ * A decoder-only transformer trunk with one flat parameter buffer and one flat gradient buffer in the layout of
+ * {@link GptConfig#paramSpecs()}. The configuration picks the block: GPT-2 (pre-LayerNorm, learned positions, GELU
+ * MLP, biases, LM head tied to the token embedding) or the Llama family (RMSNorm, rotary positions, SwiGLU,
+ * grouped-query attention, q/k/v biases only or none, tied or untied head). There is one forward, one backward and
+ * one KV-cached path; each choice is a branch inside one small op (norm, rope, MLP activation, embedding).
  *
- * <p>Shape legend: B = batch, T = time, C = channels, NH = heads, HS = head size, L = layers, V = vocabulary
- * size, Vp = padded vocabulary (row length of the logits), maxT = context length.
+ * <p>Shape legend: B = batch, T = time, C = channels, NH = heads, NKV = kv heads, HS = head size, F = MLP width,
+ * M = F (GELU) or 2F (SwiGLU), L = layers, V = vocabulary size, Vp = padded vocabulary (row length of the logits),
+ * maxT = context length.
  *
  * <p>Padding. {@code kvStart}/{@code kvEnd} (nullable, length B) give each row's valid range [kvStart[b],
  * kvEnd[b]) for left and right padding; queries and keys outside it are masked in attention. Positions are
- * counted from the first valid token: the token at index t of row b gets position embedding
- * {@code wpe[max(0, t - kvStart[b])]}, so a left-padded row computes exactly what the unpadded sequence would.
+ * counted from the first valid token: the token at index t of row b is at position {@code max(0, t - kvStart[b])}
+ * (its learned embedding {@code wpe[...]}, or its RoPE angle), so a left-padded row computes exactly what the
+ * unpadded sequence would.
  * Logits at padded positions are meaningless; give them target -1 (or weight 0).
  *
  * <p>A {@code Gpt} is not thread-safe: every compute method is guarded, and a call from a second thread while
@@ -29,20 +34,27 @@ import org.jalign.tensor.Tensor;
  * across several calls (the {@code Generator} does).
  */
 public final class Gpt implements AutoCloseable {
-  static final float LN_EPS = 1e-5f;
+  static final float LN_EPS = GptConfig.GPT2_EPS;
+  // parameter kinds: indices into GptConfig.ALL_PARAM_NAMES
   private static final int WTE = 0, WPE = 1, LN1W = 2, LN1B = 3, QKVW = 4, QKVB = 5, ATTPROJW = 6, ATTPROJB = 7,
-      LN2W = 8, LN2B = 9, FCW = 10, FCB = 11, FCPROJW = 12, FCPROJB = 13, LNFW = 14, LNFB = 15;
+      LN2W = 8, LN2B = 9, FCW = 10, FCB = 11, FCPROJW = 12, FCPROJB = 13, LNFW = 14, LNFB = 15, LMHEAD = 16;
+  private static final int KINDS = 17;
 
   private final GptConfig config;
   private final Backend backend;
-  private final int layers, channels, heads, vocab, paddedVocab, maxT;
+  private final int layers, channels, heads, kvHeads, headSize, vocab, paddedVocab, maxT;
+  private final int qkvWidth, mlpHidden, mlpWidth; // (NH+2*NKV)*HS, F, F or 2F
+  private final boolean rms, rotary, swiglu;
+  private final float eps;
   private final List<ParamSpec> specs;
   private final Tensor params; // (numel)
   private final Tensor grads; // (numel)
-  private final Tensor[] p; // full parameter views by index
-  private final Tensor[] g; // full gradient views by index
-  private final Tensor[][] pl; // [param index][layer] per-layer parameter views (layered params only)
-  private final Tensor[][] gl; // [param index][layer] per-layer gradient views
+  private final Tensor invFreq; // (HS/2) rotary inverse frequencies; null with learned positions
+  private final Tensor[] p; // full parameter views by kind; null where the configuration has no such tensor
+  private final Tensor[] g; // full gradient views by kind
+  private final Tensor[][] pl; // [kind][layer] per-layer parameter views (layered params only; null rows if absent)
+  private final Tensor[][] gl; // [kind][layer] per-layer gradient views
+  private final Tensor head, headGrad; // LM head (Vp,C): wte when tied, else lmhead
   private final AtomicReference<Thread> user = new AtomicReference<>();
   private int useDepth;
   private Acts acts;
@@ -58,28 +70,43 @@ public final class Gpt implements AutoCloseable {
     this.layers = config.layers();
     this.channels = config.channels();
     this.heads = config.heads();
+    this.kvHeads = config.kvHeads();
+    this.headSize = config.headSize();
     this.vocab = config.vocabSize();
     this.paddedVocab = config.paddedVocab();
     this.maxT = config.contextLength();
+    this.qkvWidth = config.qkvWidth();
+    this.mlpHidden = config.intermediateSize();
+    this.mlpWidth = config.mlpWidth();
+    this.rms = config.norm() == GptConfig.Norm.RMS_NORM;
+    this.rotary = config.rope() != null;
+    this.swiglu = config.mlp() == GptConfig.Mlp.SWIGLU;
+    this.eps = config.normEps();
     this.specs = config.paramSpecs();
     long n = config.parameterCount();
-    Tensor ps = null, gs = null;
+    Tensor ps = null, gs = null, inv = null;
     try {
       ps = allocate(DType.F32, n);
       gs = allocate(DType.F32, n);
+      if (rotary) {
+        try (Scope s = Scope.open()) {
+          inv = s.detach(backend.fromArray(config.rope().invFreq(), headSize / 2));
+        }
+      }
     } catch (RuntimeException e) {
       if (ps != null) ps.close();
+      if (gs != null) gs.close();
       throw e;
     }
     params = ps;
     grads = gs;
-    int np = specs.size();
-    p = new Tensor[np];
-    g = new Tensor[np];
-    pl = new Tensor[np][];
-    gl = new Tensor[np][];
-    for (int i = 0; i < np; i++) {
-      ParamSpec s = specs.get(i);
+    invFreq = inv;
+    p = new Tensor[KINDS];
+    g = new Tensor[KINDS];
+    pl = new Tensor[KINDS][];
+    gl = new Tensor[KINDS][];
+    for (ParamSpec s : specs) {
+      int i = GptConfig.ALL_PARAM_NAMES.indexOf(s.name());
       p[i] = params.slice(s.offset(), s.shape());
       g[i] = grads.slice(s.offset(), s.shape());
       long[] shape = s.shape();
@@ -94,6 +121,14 @@ public final class Gpt implements AutoCloseable {
         }
       }
     }
+    for (int i = LN1W; i <= FCPROJB; i++) { // absent layered tensors: rows of nulls (a null bias is "no bias")
+      if (pl[i] == null) {
+        pl[i] = new Tensor[layers];
+        gl[i] = new Tensor[layers];
+      }
+    }
+    head = config.tiedHead() ? p[WTE] : p[LMHEAD];
+    headGrad = config.tiedHead() ? g[WTE] : g[LMHEAD];
     initialize(seed);
   }
 
@@ -103,15 +138,18 @@ public final class Gpt implements AutoCloseable {
     }
   }
 
-  /** GPT-2 initialisation: N(0, 0.02); residual projections N(0, 0.02/sqrt(2L)); LN weights 1; biases 0. */
+  /**
+   * GPT-2 initialisation (for every block): N(0, 0.02); residual projections N(0, 0.02/sqrt(2L)); norm weights 1;
+   * biases 0. Tensors are drawn in buffer order.
+   */
   private void initialize(long seed) {
     SplittableRandom rnd = new SplittableRandom(seed);
     float residualStd = (float) (0.02 / Math.sqrt(2.0 * layers));
-    for (int i = 0; i < specs.size(); i++) {
-      ParamSpec s = specs.get(i);
+    for (ParamSpec s : specs) {
+      int i = GptConfig.ALL_PARAM_NAMES.indexOf(s.name());
       float[] data = new float[Math.toIntExact(s.numel())];
       switch (i) {
-        case WTE -> fillNormal(rnd, data, (long) vocab * channels, 0.02f); // padded rows stay 0
+        case WTE, LMHEAD -> fillNormal(rnd, data, (long) vocab * channels, 0.02f); // padded rows stay 0
         case WPE, QKVW, FCW -> fillNormal(rnd, data, data.length, 0.02f);
         case ATTPROJW, FCPROJW -> fillNormal(rnd, data, data.length, residualStd);
         case LN1W, LN2W, LNFW -> Arrays.fill(data, 1f);
@@ -152,7 +190,7 @@ public final class Gpt implements AutoCloseable {
     return grads;
   }
 
-  /** A view of one named parameter ({@code wte, wpe, ln1w, ...}). */
+  /** A view of one named parameter ({@code wte, wpe, ln1w, ...}; the names of {@link GptConfig#paramSpecs()}). */
   public Tensor param(String name) {
     checkOpen();
     return p[index(name)];
@@ -164,10 +202,18 @@ public final class Gpt implements AutoCloseable {
     return g[index(name)];
   }
 
-  private static int index(String name) {
-    int i = GptConfig.PARAM_NAMES.indexOf(name);
-    if (i < 0) {
-      throw new IllegalArgumentException("no parameter named " + name + "; names are " + GptConfig.PARAM_NAMES);
+  /** The LM head weight (Vp,C): the token embedding wte when tied, else lmhead. Logits = hidden() · lmHead()ᵀ. */
+  public Tensor lmHead() {
+    checkOpen();
+    return head;
+  }
+
+  private int index(String name) {
+    int i = GptConfig.ALL_PARAM_NAMES.indexOf(name);
+    if (i < 0 || p[i] == null) {
+      List<String> names = specs.stream().map(ParamSpec::name).toList();
+      throw new IllegalArgumentException("no parameter named " + name + (i < 0 ? "" : " in this configuration")
+          + "; names are " + names);
     }
     return i;
   }
@@ -256,14 +302,17 @@ public final class Gpt implements AutoCloseable {
     final Tensor block; // every F32 activation in one allocation
     final Tensor ints; // tokens, targets, positions, kvStart, kvEnd
     final Tensor tokens, tokensFlat, targets, posIds, kvStart, kvEnd; // I32: (B,T), (BT), (BT), (BT), (B), (B)
+    final Tensor pos2d; // posIds as (B,T), for RoPE
     final Tensor encoded; // (B,T,C)
+    // per layer: ln1 (B,T,C), qkv (B,T,(NH+2NKV)HS), atty (B,T,C), lse (B,NH,T), fch (B,T,M), fchGelu (B,T,F)
     final Tensor[] ln1, ln1Mean, ln1Rstd, qkv, atty, lse, res2, ln2, ln2Mean, ln2Rstd, fch, fchGelu, res3;
     final Tensor lnf, lnfMean, lnfRstd; // (B,T,C), (B,T), (B,T)
     final Tensor logits; // (B,T,Vp)
     final Tensor losses, dloss; // (BT)
-    final Tensor dres, dbuf, d4a, d4b, dqkv; // (B,T,C) x2, (B,T,4C) x2, (B,T,3C) view of d4b
+    final Tensor dres, dbuf, d4a, d4b, dqkv, dfch; // (B,T,C) x2, (B,T,F), (B,T,max(M,qkv)); views of d4b: (B,T,qkv), (B,T,M)
     final Tensor dhidden; // (B,T,C): a gradient buffer handed to callers
     final float[] lossHost, dlossHost;
+    final int[] posHost; // (BT)
     boolean forwardDone;
     boolean padded; // positions came from posIds (row-dependent)
     boolean hasKvStart, hasKvEnd;
@@ -272,9 +321,10 @@ public final class Gpt implements AutoCloseable {
     Acts(int b, int t, Acts previous) {
       this.b = b;
       this.t = t;
-      long bt = (long) b * t, c = channels, l = layers;
-      long perLayer = bt * c * 5 + bt * 3 * c + bt * 4 * c * 2 + bt * 4 + (long) b * heads * t;
-      long total = bt * c + l * perLayer + bt * c + bt * 2 + bt * paddedVocab + bt * 2 + bt * c * 3 + bt * 4 * c * 2;
+      long bt = (long) b * t, c = channels, l = layers, d4 = Math.max(mlpWidth, qkvWidth);
+      long perLayer = bt * c * 5 + bt * qkvWidth + bt * mlpWidth + bt * mlpHidden + bt * 4 + (long) b * heads * t;
+      long total = bt * c + l * perLayer + bt * c + bt * 2 + bt * paddedVocab + bt * 2 + bt * c * 3 + bt * mlpHidden
+          + bt * d4;
       long intsNeeded = bt * 3 + 2L * b;
       if (previous != null && previous.block.numel() >= total && previous.ints.numel() >= intsNeeded) {
         block = previous.block;
@@ -295,6 +345,7 @@ public final class Gpt implements AutoCloseable {
       tokensFlat = ints.slice(0, bt);
       targets = ints.slice(bt, bt);
       posIds = ints.slice(2 * bt, bt);
+      pos2d = ints.slice(2 * bt, b, t);
       kvStart = ints.slice(3 * bt, b);
       kvEnd = ints.slice(3 * bt + b, b);
       long[] off = {0};
@@ -316,15 +367,15 @@ public final class Gpt implements AutoCloseable {
         ln1[i] = take(off, b, t, c);
         ln1Mean[i] = take(off, b, t);
         ln1Rstd[i] = take(off, b, t);
-        qkv[i] = take(off, b, t, 3 * c);
+        qkv[i] = take(off, b, t, qkvWidth);
         atty[i] = take(off, b, t, c);
         lse[i] = take(off, b, heads, t);
         res2[i] = take(off, b, t, c);
         ln2[i] = take(off, b, t, c);
         ln2Mean[i] = take(off, b, t);
         ln2Rstd[i] = take(off, b, t);
-        fch[i] = take(off, b, t, 4 * c);
-        fchGelu[i] = take(off, b, t, 4 * c);
+        fch[i] = take(off, b, t, mlpWidth);
+        fchGelu[i] = take(off, b, t, mlpHidden);
         res3[i] = take(off, b, t, c);
       }
       lnf = take(off, b, t, c);
@@ -335,13 +386,15 @@ public final class Gpt implements AutoCloseable {
       dloss = take(off, bt);
       dres = take(off, b, t, c);
       dbuf = take(off, b, t, c);
-      d4a = take(off, b, t, 4 * c);
-      d4b = take(off, b, t, 4 * c);
-      dqkv = d4b.slice(0, b, t, 3 * c);
+      d4a = take(off, b, t, mlpHidden);
+      d4b = take(off, b, t, d4);
+      dqkv = d4b.slice(0, b, t, qkvWidth);
+      dfch = d4 == mlpWidth ? d4b : d4b.slice(0, b, t, mlpWidth);
       dhidden = take(off, b, t, c);
       if (off[0] > total) throw new AssertionError("activation layout overflows its block");
       lossHost = new float[(int) bt];
       dlossHost = new float[(int) bt];
+      posHost = new int[(int) bt];
     }
 
     private Tensor take(long[] off, long... shape) {
@@ -361,14 +414,17 @@ public final class Gpt implements AutoCloseable {
   private final class InferActs implements AutoCloseable {
     final int b, t;
     final Tensor block, ints;
-    final Tensor tokens, tokensFlat, posIds, kvStart; // (B,Tq), (BTq), (BTq), (B)
+    final Tensor tokens, tokensFlat, posIds, pos2d, kvStart; // (B,Tq), (BTq), (BTq), (B,Tq) view, (B)
     final Tensor x, ln, qkv, atty, lse, fch, fchGelu, tmp, lnMean, lnRstd, logits;
+    final int[] posHost; // (BTq)
 
     InferActs(int b, int t) {
       this.b = b;
       this.t = t;
       long bt = (long) b * t, c = channels;
-      long total = bt * c * 4 + bt * 3 * c + (long) b * heads * t + bt * 4 * c * 2 + bt * 2 + bt * paddedVocab;
+      long total = bt * c * 4 + bt * qkvWidth + (long) b * heads * t + bt * mlpWidth + bt * mlpHidden + bt * 2
+          + bt * paddedVocab;
+      posHost = new int[(int) bt];
       block = allocate(DType.F32, total);
       Tensor in = null;
       try {
@@ -381,6 +437,7 @@ public final class Gpt implements AutoCloseable {
       tokens = ints.slice(0, b, t);
       tokensFlat = ints.slice(0, bt);
       posIds = ints.slice(bt, bt);
+      pos2d = ints.slice(bt, b, t);
       kvStart = ints.slice(2 * bt, b);
       long o = 0;
       x = block.slice(o, b, t, c);
@@ -391,14 +448,14 @@ public final class Gpt implements AutoCloseable {
       o += bt * c;
       tmp = block.slice(o, b, t, c);
       o += bt * c;
-      qkv = block.slice(o, b, t, 3 * c);
-      o += bt * 3 * c;
+      qkv = block.slice(o, b, t, qkvWidth);
+      o += bt * qkvWidth;
       lse = block.slice(o, b, heads, t);
       o += (long) b * heads * t;
-      fch = block.slice(o, b, t, 4 * c);
-      o += bt * 4 * c;
-      fchGelu = block.slice(o, b, t, 4 * c);
-      o += bt * 4 * c;
+      fch = block.slice(o, b, t, mlpWidth);
+      o += bt * mlpWidth;
+      fchGelu = block.slice(o, b, t, mlpHidden);
+      o += bt * mlpHidden;
       lnMean = block.slice(o, bt);
       o += bt;
       lnRstd = block.slice(o, bt);
@@ -499,40 +556,108 @@ public final class Gpt implements AutoCloseable {
       Tensor ks = a.hasKvStart ? a.kvStart : null;
       Tensor ke = a.hasKvEnd ? a.kvEnd : null;
       a.padded = shifted;
-      if (shifted) {
-        a.posIds.copyFrom(positions(kvStart, B, T, 0));
-        embedGathered(a.encoded, a.dbuf, a.tokensFlat, a.posIds);
-      } else {
-        backend.embeddingForward(a.encoded, a.tokens, p[WTE], p[WPE], 0);
-      }
+      embed(a.encoded, a.dbuf, a.tokens, a.tokensFlat, a.posIds, a.posHost, kvStart, shifted, 0);
       for (int l = 0; l < layers; l++) {
         Tensor res = l == 0 ? a.encoded : a.res3[l - 1];
-        backend.layerNormForward(a.ln1[l], a.ln1Mean[l], a.ln1Rstd[l], res, pl[LN1W][l], pl[LN1B][l], LN_EPS);
+        norm(a.ln1[l], a.ln1Mean[l], a.ln1Rstd[l], res, pl[LN1W][l], pl[LN1B][l]);
         backend.matmul(a.qkv[l], a.ln1[l], pl[QKVW][l], pl[QKVB][l], false, true, false);
-        backend.attentionForwardQkv(a.atty[l], a.lse[l], a.qkv[l], heads, heads, ks, ke);
+        rope(a.qkv[l], a.pos2d, false);
+        backend.attentionForwardQkv(a.atty[l], a.lse[l], a.qkv[l], heads, kvHeads, ks, ke);
         backend.copy(a.res2[l], res);
         backend.matmul(a.res2[l], a.atty[l], pl[ATTPROJW][l], pl[ATTPROJB][l], false, true, true);
-        backend.layerNormForward(a.ln2[l], a.ln2Mean[l], a.ln2Rstd[l], a.res2[l], pl[LN2W][l], pl[LN2B][l], LN_EPS);
+        norm(a.ln2[l], a.ln2Mean[l], a.ln2Rstd[l], a.res2[l], pl[LN2W][l], pl[LN2B][l]);
         backend.matmul(a.fch[l], a.ln2[l], pl[FCW][l], pl[FCB][l], false, true, false);
-        backend.geluForward(a.fchGelu[l], a.fch[l]);
+        mlpActivation(a.fchGelu[l], a.fch[l]);
         backend.copy(a.res3[l], a.res2[l]);
         backend.matmul(a.res3[l], a.fchGelu[l], pl[FCPROJW][l], pl[FCPROJB][l], false, true, true);
       }
-      backend.layerNormForward(a.lnf, a.lnfMean, a.lnfRstd, a.res3[layers - 1], p[LNFW], p[LNFB], LN_EPS);
-      backend.matmul(a.logits, a.lnf, p[WTE], null, false, true, false);
+      norm(a.lnf, a.lnfMean, a.lnfRstd, a.res3[layers - 1], p[LNFW], p[LNFB]);
+      backend.matmul(a.logits, a.lnf, head, null, false, true, false);
       a.forwardDone = true;
       return a.logits;
     }
   }
 
-  /** Position ids (B*T): position of index t of row b is max(0, pos0 + t - kvStart[b]). */
-  private static int[] positions(int[] kvStart, int b, int t, int pos0) {
-    int[] ids = new int[b * t];
+  // ================================================================== the block's choices
+
+  /** LayerNorm (weight, bias; mean and rstd saved when given) or RMSNorm (weight; rstd saved when given). */
+  private void norm(Tensor out, Tensor mean, Tensor rstd, Tensor inp, Tensor w, Tensor b) {
+    if (rms) {
+      backend.rmsNormForward(out, rstd, inp, w, eps);
+    } else {
+      backend.layerNormForward(out, mean, rstd, inp, w, b, eps);
+    }
+  }
+
+  /** Backward of {@link #norm}: dinp, dw (and db for LayerNorm) accumulate. */
+  private void normBackward(Tensor dinp, Tensor dw, Tensor db, Tensor dout, Tensor inp, Tensor w, Tensor mean,
+      Tensor rstd) {
+    if (rms) {
+      backend.rmsNormBackward(dinp, dw, dout, inp, w, rstd);
+    } else {
+      backend.layerNormBackward(dinp, dw, db, dout, inp, w, mean, rstd);
+    }
+  }
+
+  /**
+   * Rotary positions on the q and k blocks of a fused projection (B,T,(NH+2NKV)HS) in place (inverse: the
+   * backward's rotation of their gradients); nothing with learned positions.
+   */
+  private void rope(Tensor qkv, Tensor pos, boolean inverse) {
+    if (!rotary) return;
+    if (inverse) {
+      backend.ropeBackward(qkv, 0, heads, headSize, pos, invFreq);
+      backend.ropeBackward(qkv, (long) heads * headSize, kvHeads, headSize, pos, invFreq);
+    } else {
+      backend.ropeForward(qkv, 0, heads, headSize, pos, invFreq);
+      backend.ropeForward(qkv, (long) heads * headSize, kvHeads, headSize, pos, invFreq);
+    }
+  }
+
+  /** out (N,F) = gelu(fc) (fc (N,F)) or silu(gate)·up (fc (N,2F), gate columns first). */
+  private void mlpActivation(Tensor out, Tensor fc) {
+    if (swiglu) {
+      backend.swigluForward(out, fc);
+    } else {
+      backend.geluForward(out, fc);
+    }
+  }
+
+  /** dfc (shape of fc) accumulates the gradient of {@link #mlpActivation} for dout (N,F). */
+  private void mlpActivationBackward(Tensor dfc, Tensor fc, Tensor dout) {
+    if (swiglu) {
+      backend.swigluBackward(dfc, dout, fc);
+    } else {
+      backend.geluBackward(dfc, fc, dout);
+    }
+  }
+
+  /**
+   * out (B,T,C): the token embeddings, plus the learned position embeddings when the model has them. posIds
+   * (BT) is written (from posHost) whenever positions are row-dependent ({@code shifted}) or rotary; rotary
+   * models read it in {@link #rope}. tmp (B,T,C) scratch.
+   */
+  private void embed(Tensor out, Tensor tmp, Tensor tokens, Tensor tokensFlat, Tensor posIds, int[] posHost,
+      int[] kvStart, boolean shifted, int pos0) {
+    if (shifted || rotary) {
+      positions(posHost, kvStart, tokens.dim(0), tokens.dim(1), pos0);
+      posIds.copyFrom(posHost);
+    }
+    if (rotary) {
+      backend.gatherRows(out.view(tokensFlat.numel(), channels), p[WTE], tokensFlat);
+    } else if (shifted) {
+      embedGathered(out, tmp, tokensFlat, posIds);
+    } else {
+      backend.embeddingForward(out, tokens, p[WTE], p[WPE], pos0);
+    }
+  }
+
+  /** Position ids (B*T) into ids: position of index t of row b is max(0, pos0 + t - kvStart[b]). */
+  private static void positions(int[] ids, int[] kvStart, long b, long t, int pos0) {
     for (int r = 0; r < b; r++) {
       int s = kvStart == null ? 0 : kvStart[r];
-      for (int i = 0; i < t; i++) ids[r * t + i] = Math.max(0, pos0 + i - s);
+      for (int i = 0; i < t; i++) ids[(int) (r * t + i)] = Math.max(0, pos0 + i - s);
     }
-    return ids;
   }
 
   /** out (B,T,C) = wte[tokens] + wpe[posIds]; tmp (B,T,C) scratch. */
@@ -557,7 +682,7 @@ public final class Gpt implements AutoCloseable {
     }
   }
 
-  /** The final-LayerNorm output (B,T,C) of the last {@link #forward}. */
+  /** The final-norm output (B,T,C) of the last {@link #forward}. */
   public Tensor hidden() {
     checkOpen();
     if (acts == null || !acts.forwardDone) throw new IllegalStateException("hidden() needs a forward() first");
@@ -589,41 +714,43 @@ public final class Gpt implements AutoCloseable {
       Tensor dlnf = a.dbuf;
       if (dlogits != null) {
         Tensor dl = dlogits.view(bt, paddedVocab);
-        backend.matmul(g[WTE], dl, a.lnf, null, true, false, true);
-        backend.matmul(dlnf, dl, p[WTE], null, false, false, false);
+        backend.matmul(headGrad, dl, a.lnf, null, true, false, true);
+        backend.matmul(dlnf, dl, head, null, false, false, false);
         if (dhidden != null) backend.axpy(dlnf, dhidden, 1f);
       } else {
         backend.copy(dlnf, dhidden);
       }
       Tensor dres = a.dres;
       backend.zero(dres);
-      backend.layerNormBackward(dres, g[LNFW], g[LNFB], dlnf, a.res3[layers - 1], p[LNFW], a.lnfMean, a.lnfRstd);
+      normBackward(dres, g[LNFW], g[LNFB], dlnf, a.res3[layers - 1], p[LNFW], a.lnfMean, a.lnfRstd);
       for (int l = layers - 1; l >= 0; l--) {
         Tensor res = l == 0 ? a.encoded : a.res3[l - 1];
-        // MLP: res3 = res2 + gelu(ln2 fcwᵀ + fcb) fcprojwᵀ + fcprojb
-        backend.biasBackward(gl[FCPROJB][l], dres);
+        // MLP: res3 = res2 + act(norm2 fcwᵀ + fcb) fcprojwᵀ + fcprojb
+        if (gl[FCPROJB][l] != null) backend.biasBackward(gl[FCPROJB][l], dres);
         backend.matmul(gl[FCPROJW][l], dres, a.fchGelu[l], null, true, false, true);
         backend.matmul(a.d4a, dres, pl[FCPROJW][l], null, false, false, false);
-        backend.zero(a.d4b);
-        backend.geluBackward(a.d4b, a.fch[l], a.d4a);
-        backend.biasBackward(gl[FCB][l], a.d4b);
-        backend.matmul(gl[FCW][l], a.d4b, a.ln2[l], null, true, false, true);
-        backend.matmul(a.dbuf, a.d4b, pl[FCW][l], null, false, false, false);
-        backend.layerNormBackward(dres, gl[LN2W][l], gl[LN2B][l], a.dbuf, a.res2[l], pl[LN2W][l], a.ln2Mean[l],
-            a.ln2Rstd[l]);
-        // attention: res2 = res + attn(qkv(ln1)) attprojwᵀ + attprojb
-        backend.biasBackward(gl[ATTPROJB][l], dres);
+        Tensor dfch = a.dfch;
+        backend.zero(dfch);
+        mlpActivationBackward(dfch, a.fch[l], a.d4a);
+        if (gl[FCB][l] != null) backend.biasBackward(gl[FCB][l], dfch);
+        backend.matmul(gl[FCW][l], dfch, a.ln2[l], null, true, false, true);
+        backend.matmul(a.dbuf, dfch, pl[FCW][l], null, false, false, false);
+        normBackward(dres, gl[LN2W][l], gl[LN2B][l], a.dbuf, a.res2[l], pl[LN2W][l], a.ln2Mean[l], a.ln2Rstd[l]);
+        // attention: res2 = res + attn(rope(qkv(norm1))) attprojwᵀ + attprojb
+        if (gl[ATTPROJB][l] != null) backend.biasBackward(gl[ATTPROJB][l], dres);
         backend.matmul(gl[ATTPROJW][l], dres, a.atty[l], null, true, false, true);
         backend.matmul(a.dbuf, dres, pl[ATTPROJW][l], null, false, false, false);
         backend.zero(a.dqkv);
-        backend.attentionBackwardQkv(a.dqkv, a.dbuf, a.atty[l], a.lse[l], a.qkv[l], heads, heads, ks, ke);
-        backend.biasBackward(gl[QKVB][l], a.dqkv);
+        backend.attentionBackwardQkv(a.dqkv, a.dbuf, a.atty[l], a.lse[l], a.qkv[l], heads, kvHeads, ks, ke);
+        rope(a.dqkv, a.pos2d, true);
+        if (gl[QKVB][l] != null) backend.biasBackward(gl[QKVB][l], a.dqkv);
         backend.matmul(gl[QKVW][l], a.dqkv, a.ln1[l], null, true, false, true);
         backend.matmul(a.dbuf, a.dqkv, pl[QKVW][l], null, false, false, false);
-        backend.layerNormBackward(dres, gl[LN1W][l], gl[LN1B][l], a.dbuf, res, pl[LN1W][l], a.ln1Mean[l],
-            a.ln1Rstd[l]);
+        normBackward(dres, gl[LN1W][l], gl[LN1B][l], a.dbuf, res, pl[LN1W][l], a.ln1Mean[l], a.ln1Rstd[l]);
       }
-      if (a.padded) {
+      if (rotary) {
+        backend.scatterAddRows(g[WTE], dres.view(bt, channels), a.tokensFlat);
+      } else if (a.padded) {
         Tensor d = dres.view(bt, channels);
         backend.scatterAddRows(g[WTE], d, a.tokensFlat);
         backend.scatterAddRows(g[WPE], d, a.posIds);
@@ -735,14 +862,14 @@ public final class Gpt implements AutoCloseable {
   public Tensor forwardCached(KvCache cache, int[] tokens, int B, int Tq, int pos, int[] kvStart) {
     try (Use u = enter()) {
       InferActs a = runCached(cache, tokens, B, Tq, pos, kvStart);
-      backend.matmul(a.logits, a.ln, p[WTE], null, false, true, false);
+      backend.matmul(a.logits, a.ln, head, null, false, true, false);
       return a.logits;
     }
   }
 
   /**
-   * As {@link #forwardCached} but stops after the final LayerNorm: returns the hidden states (B,Tq,C), so a
-   * caller can apply the LM head ({@code x · wteᵀ}) to the rows it needs only.
+   * As {@link #forwardCached} but stops after the final norm: returns the hidden states (B,Tq,C), so a caller can
+   * apply the LM head ({@code x · lmHead()ᵀ}) to the rows it needs only.
    */
   public Tensor hiddenCached(KvCache cache, int[] tokens, int B, int Tq, int pos, int[] kvStart) {
     try (Use u = enter()) {
@@ -790,28 +917,24 @@ public final class Gpt implements AutoCloseable {
       a.kvStart.copyFrom(kvStart);
       ks = a.kvStart;
     }
-    if (shifted) {
-      a.posIds.copyFrom(positions(kvStart, B, Tq, pos));
-      embedGathered(a.x, a.tmp, a.tokensFlat, a.posIds);
-    } else {
-      backend.embeddingForward(a.x, a.tokens, p[WTE], p[WPE], pos);
-    }
+    embed(a.x, a.tmp, a.tokens, a.tokensFlat, a.posIds, a.posHost, kvStart, shifted, pos);
     for (int l = 0; l < layers; l++) {
-      backend.layerNormForward(a.ln, null, null, a.x, pl[LN1W][l], pl[LN1B][l], LN_EPS);
+      norm(a.ln, null, null, a.x, pl[LN1W][l], pl[LN1B][l]);
       backend.matmul(a.qkv, a.ln, pl[QKVW][l], pl[QKVB][l], false, true, false);
-      backend.kvCacheAppend(cache.keys(l), cache.values(l), a.qkv, heads, heads, pos);
+      rope(a.qkv, a.pos2d, false); // the cache holds rotated keys
+      backend.kvCacheAppend(cache.keys(l), cache.values(l), a.qkv, heads, kvHeads, pos);
       if (pos == 0) {
-        backend.attentionForwardQkv(a.atty, a.lse, a.qkv, heads, heads, ks, null);
+        backend.attentionForwardQkv(a.atty, a.lse, a.qkv, heads, kvHeads, ks, null);
       } else {
-        backend.attentionKvCache(a.atty, a.qkv, cache.keys(l), cache.values(l), heads, heads, pos, ks);
+        backend.attentionKvCache(a.atty, a.qkv, cache.keys(l), cache.values(l), heads, kvHeads, pos, ks);
       }
       backend.matmul(a.x, a.atty, pl[ATTPROJW][l], pl[ATTPROJB][l], false, true, true);
-      backend.layerNormForward(a.ln, null, null, a.x, pl[LN2W][l], pl[LN2B][l], LN_EPS);
+      norm(a.ln, null, null, a.x, pl[LN2W][l], pl[LN2B][l]);
       backend.matmul(a.fch, a.ln, pl[FCW][l], pl[FCB][l], false, true, false);
-      backend.geluForward(a.fchGelu, a.fch);
+      mlpActivation(a.fchGelu, a.fch);
       backend.matmul(a.x, a.fchGelu, pl[FCPROJW][l], pl[FCPROJB][l], false, true, true);
     }
-    backend.layerNormForward(a.ln, null, null, a.x, p[LNFW], p[LNFB], LN_EPS);
+    norm(a.ln, null, null, a.x, p[LNFW], p[LNFB]);
     cache.advanceTo(pos + Tq);
     return a;
   }
@@ -829,5 +952,6 @@ public final class Gpt implements AutoCloseable {
     inferActs.clear();
     params.close();
     grads.close();
+    if (invFreq != null) invFreq.close();
   }
 }

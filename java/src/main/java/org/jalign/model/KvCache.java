@@ -32,7 +32,7 @@ public final class KvCache implements AutoCloseable {
     this.batch = batch;
     this.maxT = maxT;
     int l = config.layers();
-    long nkv = config.heads(), hs = config.headSize();  // GPT-2: one kv head per query head
+    long nkv = config.kvHeads(), hs = config.headSize();
     try (Scope s = Scope.open()) {
       storage = s.detach(backend.zeros(DType.F32, 2, l, batch, maxT, nkv, hs));
     }

@@ -29,7 +29,7 @@ public final class StageSupport {
   private StageSupport() {}
 
   /** Decayed parameters (matrices and embeddings); LayerNorm weights and all biases are not decayed. */
-  public static final Set<String> DECAYED = Set.of("wte", "wpe", "qkvw", "attprojw", "fcw", "fcprojw");
+  public static final Set<String> DECAYED = Set.of("wte", "wpe", "qkvw", "attprojw", "fcw", "fcprojw", "lmhead");
 
   /** An AdamW over a model's flat parameters with the standard decay layout. */
   public static AdamW adamW(Gpt model, StageConfig<?> cfg) {

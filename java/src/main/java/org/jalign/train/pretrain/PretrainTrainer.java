@@ -57,7 +57,7 @@ import org.jalign.tensor.Tensor;
 public final class PretrainTrainer implements AutoCloseable {
 
   /** Decayed parameters (matrices and embeddings); LayerNorm weights and all biases are not decayed. */
-  static final Set<String> DECAYED = Set.of("wte", "wpe", "qkvw", "attprojw", "fcw", "fcprojw");
+  static final Set<String> DECAYED = Set.of("wte", "wpe", "qkvw", "attprojw", "fcw", "fcprojw", "lmhead");
   private static final Map<String, Double> MEASURED_PEAK = new ConcurrentHashMap<>();
 
   /** What a run did. */
