@@ -9,7 +9,9 @@ import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -45,8 +47,14 @@ public final class PreferenceLog {
   static final int MAX_PAYLOAD = 16 << 20;
 
   private static final Map<Path, ReentrantLock> IN_PROCESS = new ConcurrentHashMap<>();
-  /** End of the prefix this process has already validated, per log (appends rescan only what follows). */
-  private static final Map<Path, Long> VALIDATED = new ConcurrentHashMap<>();
+  /**
+   * The prefix this process has already validated, per log (appends rescan only what follows): the file's
+   * identity, the prefix's end and the headers of its first and last records. Any mismatch (the file was
+   * replaced, truncated or rewritten in place) sends the next append back to a scan from byte 0.
+   */
+  private record Validated(Object fileKey, long end, byte[] firstHeader, long lastOffset, byte[] lastHeader) {}
+
+  private static final Map<Path, Validated> VALIDATED = new ConcurrentHashMap<>();
 
   private final Path path;
 
@@ -122,17 +130,30 @@ public final class PreferenceLog {
     local.lock();
     try (FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ,
         StandardOpenOption.WRITE); FileLock lock = ch.lock()) {
-      long from = VALIDATED.getOrDefault(path, 0L);
-      if (from > ch.size()) from = 0; // the file was replaced or truncated by someone else
-      long end = scan(ch, null, from).validEnd();
+      Object fileKey = Files.readAttributes(path, BasicFileAttributes.class).fileKey();
+      long end = scan(ch, null, stillValid(ch, VALIDATED.get(path), fileKey)).validEnd();
       if (end < ch.size()) ch.truncate(end); // drop a torn tail left by a crashed writer
       ch.position(end);
       while (rec.hasRemaining()) ch.write(rec);
       ch.force(true);
-      VALIDATED.put(path, end + HEADER + payload.length);
+      VALIDATED.put(path, new Validated(fileKey, end + HEADER + payload.length, header(ch, 0), end, header(ch, end)));
     } finally {
       local.unlock();
     }
+  }
+
+  /** Where an append may start scanning: the end of {@code v} when it still describes this file, else 0. */
+  private static long stillValid(FileChannel ch, Validated v, Object fileKey) throws IOException {
+    if (v == null || fileKey == null || !fileKey.equals(v.fileKey()) || v.end() > ch.size()) return 0;
+    boolean same = Arrays.equals(v.firstHeader(), header(ch, 0)) && Arrays.equals(v.lastHeader(), header(ch, v.lastOffset()));
+    return same ? v.end() : 0;
+  }
+
+  /** The record header at {@code pos} (fewer bytes at the end of the file). */
+  private static byte[] header(FileChannel ch, long pos) throws IOException {
+    ByteBuffer b = ByteBuffer.allocate((int) Math.max(0, Math.min(HEADER, ch.size() - pos)));
+    readFully(ch, b, pos);
+    return b.array();
   }
 
   // ------------------------------------------------------------------ reading

@@ -111,6 +111,25 @@ class NeverDestroyTest {
   }
 
   @Test
+  void aLogReplacedAfterAnAppendIsCheckedAgainFromItsStart() throws IOException {
+    Path p = dir.resolve("prefs.log");
+    PreferenceLog log = new PreferenceLog(p);
+    log.appendComparison(cmp("c1"));
+    long validated = Files.size(p);
+    // rewritten in place (same file) and replaced by a new file, each as long as what this process validated
+    String json = "{\"stages\": {\"sft\": 1}}";
+    byte[] report = (json + " ".repeat((int) validated - json.length() - 1) + "\n").getBytes(StandardCharsets.UTF_8);
+    assertEquals(validated, report.length);
+    Files.write(p, report);
+    assertThrows(PreferenceLogException.class, () -> log.appendChoice("c1", Choice.A, 2));
+    assertArrayEquals(report, Files.readAllBytes(p));
+    Path other = file("other.json", report);
+    Files.move(other, p, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    assertThrows(PreferenceLogException.class, () -> log.appendChoice("c1", Choice.A, 3));
+    assertArrayEquals(report, Files.readAllBytes(p));
+  }
+
+  @Test
   void aTornRecordIsStillDroppedByTheNextAppend() throws IOException {
     Path p = dir.resolve("prefs.log");
     PreferenceLog log = new PreferenceLog(p);
