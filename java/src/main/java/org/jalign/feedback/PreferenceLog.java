@@ -10,8 +10,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -48,11 +48,11 @@ public final class PreferenceLog {
 
   private static final Map<Path, ReentrantLock> IN_PROCESS = new ConcurrentHashMap<>();
   /**
-   * The prefix this process has already validated, per log (appends rescan only what follows): the file's
-   * identity, the prefix's end and the headers of its first and last records. Any mismatch (the file was
-   * replaced, truncated or rewritten in place) sends the next append back to a scan from byte 0.
+   * The log as this process left it after its last append: the file's identity, size and modification time. The
+   * next append in this process skips the scan only while all three are unchanged; anything else (another
+   * writer, a rewrite in place, a replaced file) sends it back to a scan from byte 0.
    */
-  private record Validated(Object fileKey, long end, byte[] firstHeader, long lastOffset, byte[] lastHeader) {}
+  private record Validated(Object fileKey, long size, FileTime modified) {}
 
   private static final Map<Path, Validated> VALIDATED = new ConcurrentHashMap<>();
 
@@ -130,30 +130,21 @@ public final class PreferenceLog {
     local.lock();
     try (FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ,
         StandardOpenOption.WRITE); FileLock lock = ch.lock()) {
-      Object fileKey = Files.readAttributes(path, BasicFileAttributes.class).fileKey();
-      long end = scan(ch, null, stillValid(ch, VALIDATED.get(path), fileKey)).validEnd();
+      long end = scan(ch, null, VALIDATED.get(path) != null && VALIDATED.get(path).equals(state(ch)) ? ch.size() : 0)
+          .validEnd();
       if (end < ch.size()) ch.truncate(end); // drop a torn tail left by a crashed writer
       ch.position(end);
       while (rec.hasRemaining()) ch.write(rec);
       ch.force(true);
-      VALIDATED.put(path, new Validated(fileKey, end + HEADER + payload.length, header(ch, 0), end, header(ch, end)));
+      VALIDATED.put(path, state(ch));
     } finally {
       local.unlock();
     }
   }
 
-  /** Where an append may start scanning: the end of {@code v} when it still describes this file, else 0. */
-  private static long stillValid(FileChannel ch, Validated v, Object fileKey) throws IOException {
-    if (v == null || fileKey == null || !fileKey.equals(v.fileKey()) || v.end() > ch.size()) return 0;
-    boolean same = Arrays.equals(v.firstHeader(), header(ch, 0)) && Arrays.equals(v.lastHeader(), header(ch, v.lastOffset()));
-    return same ? v.end() : 0;
-  }
-
-  /** The record header at {@code pos} (fewer bytes at the end of the file). */
-  private static byte[] header(FileChannel ch, long pos) throws IOException {
-    ByteBuffer b = ByteBuffer.allocate((int) Math.max(0, Math.min(HEADER, ch.size() - pos)));
-    readFully(ch, b, pos);
-    return b.array();
+  private Validated state(FileChannel ch) throws IOException {
+    BasicFileAttributes a = Files.readAttributes(path, BasicFileAttributes.class);
+    return new Validated(a.fileKey(), ch.size(), a.lastModifiedTime());
   }
 
   // ------------------------------------------------------------------ reading
