@@ -15,11 +15,11 @@ import java.util.Map;
  * size, Vp = padded vocab. Row b's valid range is [start[b], end[b]); position of index t is max(0, t - start[b])
  * (Hugging Face's position_ids for a left-padded row); queries outside the range give a zero attention output.
  */
-final class RefLlama {
+public final class RefLlama {
   private RefLlama() {}
 
   /** Logits (B*T*Vp) in double. */
-  static double[] forward(GptConfig cfg, float[] params, int[] tokens, int b, int t, int[] start, int[] end) {
+  public static double[] forward(GptConfig cfg, float[] params, int[] tokens, int b, int t, int[] start, int[] end) {
     int c = cfg.channels(), nh = cfg.heads(), nkv = cfg.kvHeads(), hs = c / nh, f = cfg.intermediateSize();
     int vp = cfg.paddedVocab(), group = nh / nkv;
     int qw = nh * hs, kw = nkv * hs;
