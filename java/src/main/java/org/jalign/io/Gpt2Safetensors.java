@@ -105,15 +105,7 @@ public final class Gpt2Safetensors {
   /** Builds a model from a GPT-2 directory on {@code backend}. */
   public static Gpt load(Path dir, Backend backend) throws IOException {
     GptConfig cfg = readConfig(dir);
-    float[] flat = importParams(dir, cfg);
-    Gpt model = new Gpt(cfg, backend, 0);
-    try {
-      model.loadParams(flat);
-      return model;
-    } catch (RuntimeException e) {
-      model.close();
-      throw e;
-    }
+    return ModelFiles.build(cfg, importParams(dir, cfg), backend);
   }
 
   /** Reads model.safetensors into a flat parameter buffer in the layout of {@code cfg.paramSpecs()}. */

@@ -235,15 +235,7 @@ public final class HfLlamaDirectory {
   /** Builds a model from a Llama-family directory on {@code backend}. */
   public static Gpt load(Path dir, Backend backend) throws IOException {
     GptConfig cfg = readConfig(dir);
-    float[] flat = importParams(dir, cfg);
-    Gpt model = new Gpt(cfg, backend, 0);
-    try {
-      model.loadParams(flat);
-      return model;
-    } catch (RuntimeException e) {
-      model.close();
-      throw e;
-    }
+    return ModelFiles.build(cfg, importParams(dir, cfg), backend);
   }
 
   /** One tensor's place: the open shard and its path. */

@@ -50,6 +50,18 @@ public final class ModelFiles {
     }
   }
 
+  /** A model of {@code config} on {@code backend} holding {@code params} (the config's flat layout); closed on failure. */
+  static Gpt build(org.jalign.model.GptConfig config, float[] params, Backend backend) {
+    Gpt model = new Gpt(config, backend, 0);
+    try {
+      model.loadParams(params);
+      return model;
+    } catch (RuntimeException e) {
+      model.close();
+      throw e;
+    }
+  }
+
   /** Writes {@code model} with its tokenizer to {@code path} atomically, marked as written by {@code stage}. */
   public static void save(Path path, Gpt model, Tokenizer tokenizer, String stage) throws IOException {
     new Checkpoint.Writer(model.config()).tokenizer(tokenizer.toBytes()).string("stage", stage)
