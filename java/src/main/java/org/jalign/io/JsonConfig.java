@@ -51,7 +51,11 @@ public final class JsonConfig {
 
   /** Reads {@code file}: strict UTF-8 (a leading BOM is skipped), strict JSON, an object at the top. */
   public static JsonConfig read(Path file) throws IOException {
-    String text = readUtf8(file, MAX_BYTES);
+    return parse(readUtf8(file, MAX_BYTES), file);
+  }
+
+  /** Parses configuration text that came from {@code file} (named in every message), as {@link #read} does. */
+  public static JsonConfig parse(String text, Path file) throws IOException {
     JsonElement e;
     try {
       e = StrictJson.parse(text);

@@ -50,6 +50,7 @@ public final class HfTokenizer implements Tokenizer {
     private static final int CACHE_MAX_ENTRIES = 1 << 16;
 
     private final String source; // the tokenizer.json text, kept for toBytes()
+    private final HfTokenizerConfig config; // the tokenizer_config.json beside it; null when none was given
     private final String[] idToToken; // (V) model or added token text; null for unused ids
     private final boolean[] isSpecial; // (V)
     private final Map<String, Integer> vocab; // model vocabulary
@@ -68,18 +69,57 @@ public final class HfTokenizer implements Tokenizer {
     private final int[] suffixIds; // and after it
     private final ThreadLocal<HashMap<String, int[]>> cache = ThreadLocal.withInitial(HashMap::new);
 
-    /** Loads a tokenizer.json. */
+    /** Loads a tokenizer.json (without a tokenizer_config.json: {@link #config()} is empty). */
     public static HfTokenizer load(Path tokenizerJson) throws IOException {
         return parse(TokenizerJson.readText(tokenizerJson), tokenizerJson.toString());
     }
 
-    /** Parses tokenizer.json text; {@code name} (usually the file) starts every error message. */
-    public static HfTokenizer parse(String json, String name) {
-        return new HfTokenizer(json, TokenizerJson.parseObject(json, name), name);
+    /**
+     * Loads the tokenizer of a Hugging Face model directory: its {@value #TOKENIZER_JSON} (required) and, when
+     * present, its {@value #TOKENIZER_CONFIG_JSON} (chat template, BOS/EOS settings), which the tokenizer keeps:
+     * it is stored with it in checkpoints and written back by {@link #files()}.
+     */
+    public static HfTokenizer fromDirectory(Path dir) throws IOException {
+        Path json = dir.resolve(TOKENIZER_JSON);
+        if (!java.nio.file.Files.isRegularFile(json)) {
+            throw new TokenizerFormatException(dir + ": no " + TOKENIZER_JSON + " (jalign reads Hugging Face "
+                    + "tokenizers from tokenizer.json; slow-tokenizer files alone are not supported)");
+        }
+        Path cfg = dir.resolve(TOKENIZER_CONFIG_JSON);
+        HfTokenizerConfig config = java.nio.file.Files.exists(cfg) ? HfTokenizerConfig.load(cfg) : null;
+        String text = TokenizerJson.readText(json);
+        return new HfTokenizer(text, TokenizerJson.parseObject(text, json.toString()), json.toString(), config);
     }
 
-    private HfTokenizer(String json, JsonObject o, String f) {
+    /** Parses tokenizer.json text; {@code name} (usually the file) starts every error message. */
+    public static HfTokenizer parse(String json, String name) {
+        return parse(json, name, null);
+    }
+
+    /** Parses tokenizer.json text with its tokenizer_config.json ({@code null} for none). */
+    public static HfTokenizer parse(String json, String name, HfTokenizerConfig config) {
+        return new HfTokenizer(json, TokenizerJson.parseObject(json, name), name, config);
+    }
+
+    /** The file names of a Hugging Face tokenizer in a model directory. */
+    public static final String TOKENIZER_JSON = "tokenizer.json", TOKENIZER_CONFIG_JSON = "tokenizer_config.json";
+
+    /** The tokenizer_config.json this tokenizer was loaded with, if any. */
+    public java.util.Optional<HfTokenizerConfig> config() {
+        return java.util.Optional.ofNullable(config);
+    }
+
+    /** The files that make up this tokenizer in a Hugging Face directory: file name → UTF-8 text. */
+    public Map<String, String> files() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put(TOKENIZER_JSON, source);
+        if (config != null) m.put(TOKENIZER_CONFIG_JSON, config.text());
+        return m;
+    }
+
+    private HfTokenizer(String json, JsonObject o, String f, HfTokenizerConfig config) {
         this.source = json;
+        this.config = config;
         this.normalizer = HfPipeline.normalizer(o.get("normalizer"), f + ": normalizer");
         this.preTokenizers = HfPipeline.preTokenizers(o.get("pre_tokenizer"), f + ": pre_tokenizer");
         this.decoders = HfPipeline.decoders(o.get("decoder"), f + ": decoder");
@@ -682,9 +722,9 @@ public final class HfTokenizer implements Tokenizer {
         return isSpecial[id];
     }
 
-    /** Stored as the tokenizer.json text itself (type 3 of {@link TokenizerFormat}). */
+    /** Stored as the tokenizer.json text itself and its tokenizer_config.json text if any (types 3 and 4 of {@link TokenizerFormat}). */
     @Override
     public byte[] toBytes() {
-        return TokenizerFormat.writeHf(source);
+        return TokenizerFormat.writeHf(source, config == null ? null : config.text());
     }
 }

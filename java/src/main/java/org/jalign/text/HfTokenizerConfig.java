@@ -20,12 +20,14 @@ import org.jalign.io.StrictJson;
  */
 public final class HfTokenizerConfig {
     private final String file;
+    private final String text; // the file's JSON text, kept so that the configuration can be stored and exported
     private final String bosToken, eosToken, padToken, unkToken;
     private final Boolean addBosToken, addEosToken;
     private final Map<String, String> templates;
 
-    private HfTokenizerConfig(JsonConfig c) throws IOException {
+    private HfTokenizerConfig(JsonConfig c, String text) throws IOException {
         this.file = c.file().toString();
+        this.text = text;
         bosToken = token(c, "bos_token");
         eosToken = token(c, "eos_token");
         padToken = token(c, "pad_token");
@@ -59,7 +61,17 @@ public final class HfTokenizerConfig {
 
     /** Loads a tokenizer_config.json (read by {@link JsonConfig}: errors name the file and the key). */
     public static HfTokenizerConfig load(Path tokenizerConfigJson) throws IOException {
-        return new HfTokenizerConfig(JsonConfig.read(tokenizerConfigJson));
+        return parse(JsonConfig.readUtf8(tokenizerConfigJson, JsonConfig.MAX_BYTES), tokenizerConfigJson);
+    }
+
+    /** Parses tokenizer_config.json text that came from {@code file} (named in every message). */
+    public static HfTokenizerConfig parse(String text, Path file) throws IOException {
+        return new HfTokenizerConfig(JsonConfig.parse(text, file), text);
+    }
+
+    /** The JSON text this configuration was read from. */
+    public String text() {
+        return text;
     }
 
     private static String token(JsonConfig c, String key) throws IOException {

@@ -17,7 +17,7 @@ import java.util.zip.CRC32;
  * <pre>
  *   magic    4 bytes  "JTOK"
  *   version  u16      1
- *   type     u8       1 = ByteTokenizer, 2 = BpeTokenizer, 3 = HfTokenizer
+ *   type     u8       1 = ByteTokenizer, 2 = BpeTokenizer, 3 = HfTokenizer, 4 = HfTokenizer with its config
  *   length   u32      payload length in bytes
  *   payload  ...      type-specific, below
  *   crc      u32      CRC-32 of every byte before it
@@ -30,6 +30,7 @@ import java.util.zip.CRC32;
  *     u32 M               number of merges
  *     M × (u32 a, u32 b, u32 result)  in rank order
  *   HfTokenizer payload: u32 n, n bytes   the UTF-8 tokenizer.json text
+ *   HfTokenizer-with-config payload: u32 n, n bytes tokenizer.json; u32 m, m bytes tokenizer_config.json (UTF-8)
  * </pre>
  * Readers check every length against the bytes left before allocating, and the CRC, and reject unknown
  * versions and types with a message saying which.
@@ -40,6 +41,7 @@ public final class TokenizerFormat {
     static final int TYPE_BYTE = 1;
     static final int TYPE_BPE = 2;
     static final int TYPE_HF = 3;
+    static final int TYPE_HF_WITH_CONFIG = 4;
     static final int PRETOKENIZER_GPT2 = 1;
 
     private TokenizerFormat() {}
@@ -79,8 +81,11 @@ public final class TokenizerFormat {
         });
     }
 
-    static byte[] writeHf(String tokenizerJson) {
-        return frame(TYPE_HF, out -> writeBytes(out, tokenizerJson.getBytes(StandardCharsets.UTF_8)));
+    static byte[] writeHf(String tokenizerJson, String tokenizerConfigJson) {
+        return frame(tokenizerConfigJson == null ? TYPE_HF : TYPE_HF_WITH_CONFIG, out -> {
+            writeBytes(out, tokenizerJson.getBytes(StandardCharsets.UTF_8));
+            if (tokenizerConfigJson != null) writeBytes(out, tokenizerConfigJson.getBytes(StandardCharsets.UTF_8));
+        });
     }
 
     private interface Body {
@@ -143,6 +148,17 @@ public final class TokenizerFormat {
             case TYPE_BYTE -> t = readByte(r);
             case TYPE_BPE -> t = readBpe(r);
             case TYPE_HF -> t = HfTokenizer.parse(r.utf8("tokenizer.json text"), "stored tokenizer.json");
+            case TYPE_HF_WITH_CONFIG -> {
+                String json = r.utf8("tokenizer.json text");
+                String cfg = r.utf8("tokenizer_config.json text");
+                HfTokenizerConfig config;
+                try {
+                    config = HfTokenizerConfig.parse(cfg, java.nio.file.Path.of("stored tokenizer_config.json"));
+                } catch (IOException e) {
+                    throw new TokenizerFormatException(e.getMessage(), e);
+                }
+                t = HfTokenizer.parse(json, "stored tokenizer.json", config);
+            }
             default -> throw new TokenizerFormatException("unknown tokenizer type " + type);
         }
         if (r.buf.hasRemaining()) {

@@ -208,4 +208,42 @@ class HfChatTemplateTest {
         x = assertThrows(TokenizerFormatException.class, () -> new HfChatTemplate(sentencePiece, HfTokenizerConfig.load(noDefault)));
         assertTrue(x.getMessage().contains("tool_use"), x.getMessage());
     }
+
+    /** A directory's tokenizer keeps its tokenizer_config.json through a checkpoint's bytes and back out as files. */
+    @Test
+    void directoryTokenizerKeepsItsConfigThroughStorage() throws IOException {
+        Path d = Files.createDirectories(dir.resolve("qwen2-dir"));
+        Files.copy(dir.resolve("qwen2.json"), d.resolve(HfTokenizer.TOKENIZER_JSON));
+        String cfgText = Files.readString(resource("qwen2-tokenizer_config.json"));
+        Files.writeString(d.resolve(HfTokenizer.TOKENIZER_CONFIG_JSON), cfgText);
+        HfTokenizer t = HfTokenizer.fromDirectory(d);
+        assertTrue(t.config().isPresent());
+        HfTokenizer back = (HfTokenizer) Tokenizer.fromBytes(t.toBytes());
+        assertEquals(cfgText, back.config().orElseThrow().text());
+        assertEquals(t.files(), back.files());
+        assertEquals(new HfChatTemplate(t, t.config().get()).renderText(CHAT, true),
+                new HfChatTemplate(back, back.config().get()).renderText(CHAT, true));
+        // without a config: stored as before (type 3), read back without one
+        HfTokenizer bare = (HfTokenizer) Tokenizer.fromBytes(qwen2.toBytes());
+        assertFalse(bare.config().isPresent());
+        assertEquals(List.of(HfTokenizer.TOKENIZER_JSON), new ArrayList<>(bare.files().keySet()));
+        // a directory without tokenizer.json is named
+        Path empty = Files.createDirectories(dir.resolve("no-tokenizer"));
+        TokenizerFormatException e = assertThrows(TokenizerFormatException.class, () -> HfTokenizer.fromDirectory(empty));
+        assertTrue(e.getMessage().contains(empty.toString()) && e.getMessage().contains("tokenizer.json"), e.getMessage());
+        // a bad tokenizer_config.json beside it is named too
+        Path bad = Files.createDirectories(dir.resolve("bad-config"));
+        Files.copy(dir.resolve("qwen2.json"), bad.resolve(HfTokenizer.TOKENIZER_JSON));
+        Files.writeString(bad.resolve(HfTokenizer.TOKENIZER_CONFIG_JSON), "{\"chat_template\": 3}");
+        IOException e2 = assertThrows(IOException.class, () -> HfTokenizer.fromDirectory(bad));
+        assertTrue(e2.getMessage().contains("tokenizer_config.json") && e2.getMessage().contains("chat_template"), e2.getMessage());
+    }
+
+    static Path resource(String name) throws IOException {
+        try {
+            return Path.of(HfChatTemplateTest.class.getResource("/org/jalign/data/hf/" + name).toURI());
+        } catch (URISyntaxException e) {
+            throw new IOException(e);
+        }
+    }
 }
