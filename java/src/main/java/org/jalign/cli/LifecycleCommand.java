@@ -18,6 +18,11 @@ final class LifecycleCommand implements Callable<Integer> {
   @Option(names = "--quick", description = "Small world, model and stages (tests and a first look).")
   boolean quick;
 
+  @Option(names = "--arch", paramLabel = "gpt2|llama", description = "The model's block: gpt2 (LayerNorm, learned "
+      + "positions, GELU, biases) or llama (RMSNorm, RoPE, SwiGLU, grouped-query attention, no biases), of the same "
+      + "size and training time (default: gpt2).")
+  String arch;
+
   @Option(names = "--seed", description = "Seed of everything (default: ${DEFAULT-VALUE}).", defaultValue = "1")
   long seed;
 
@@ -129,6 +134,7 @@ final class LifecycleCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     LifecycleConfig c = quick ? LifecycleConfig.quick() : LifecycleConfig.defaults();
+    if (arch != null) c.arch(LifecycleConfig.Arch.parse(arch));
     c.seed(seed).device(device.device).progress(!noProgress && System.console() != null);
     if (out != null) c.out(out);
     else if (name != null) c.out(Path.of("runs", name));

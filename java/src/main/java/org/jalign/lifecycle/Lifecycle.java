@@ -57,6 +57,7 @@ public final class Lifecycle {
   private ChatTemplate template;
   private org.jalign.data.TokenSource corpus; // the pretraining corpus, tokenized (also the ptx text)
   private Backend backend;
+  private Map<String, Object> modelShape; // the architecture and shape, for the report
 
   public Lifecycle(LifecycleConfig cfg) {
     this(cfg, System.out);
@@ -97,7 +98,11 @@ public final class Lifecycle {
     template = new ChatTemplate(tokenizer);
     say(String.format("world: %d people, corpus %d KB; tokenizer: %d tokens (%.1f s)", world.people().size(),
         world.corpus().length() / 1024, tokenizer.vocabSize(), secs(tt)));
-    GptConfig mc = new GptConfig(cfg.layers, cfg.heads, cfg.channels, cfg.contextLength, tokenizer.vocabSize());
+    GptConfig mc = cfg.model(tokenizer.vocabSize());
+    modelShape = modelShape(mc);
+    say(String.format("model: %s, %d layers, %d heads (%d key/value), %d channels, MLP %d, %d parameters",
+        cfg.arch.id(), mc.layers(), mc.heads(), mc.kvHeads(), mc.channels(), mc.intermediateSize(),
+        mc.parameterCount()));
 
     try (Gpt policy = new Gpt(mc, backend, cfg.seed)) {
       pretrain(policy);
@@ -258,6 +263,7 @@ public final class Lifecycle {
     Evaluation ev = evaluation();
     double total = secs(t0);
     report.device(backend.name()).seed(cfg.seed).seconds(total);
+    modelShape.forEach(report::meta);
     EvalReports.compare(report, ev, "sft", sft, "rlhf", rlhf, 3);
     ReportWriter.write(report, dir);
     // report.json in the documented shape, with the writer's full detail kept under "details".
@@ -268,6 +274,7 @@ public final class Lifecycle {
     root.addProperty("seconds_total", total);
     root.addProperty("seed", cfg.seed);
     root.addProperty("quick", cfg.quick);
+    root.add("model", new Gson().toJsonTree(modelShape));
     root.add("stages", stagesJson);
     JsonObject eval = new JsonObject();
     eval.add("sft", metricsJson(ev.metrics(sft)));
@@ -282,6 +289,21 @@ public final class Lifecycle {
     say(String.format("eval: oracle score sft %.3f -> rlhf %.3f; win rate rlhf vs sft %.2f on %d held-out prompts",
         a.toMap().get("oracle_score"), b.toMap().get("oracle_score"), ev.winRate(rlhf, sft), sft.size()));
     say(String.format("done in %.0f s: %s, %s", total, json, dir.resolve("report.html")));
+  }
+
+  /** The architecture and shape of {@code mc}: report.json's "model" and rows of the HTML report's run table. */
+  private Map<String, Object> modelShape(GptConfig mc) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("arch", cfg.arch.id());
+    m.put("layers", mc.layers());
+    m.put("heads", mc.heads());
+    m.put("kv_heads", mc.kvHeads());
+    m.put("channels", mc.channels());
+    m.put("intermediate_size", mc.intermediateSize());
+    m.put("context_length", mc.contextLength());
+    m.put("vocab_size", mc.vocabSize());
+    m.put("parameters", mc.parameterCount());
+    return m;
   }
 
   private static JsonObject metricsJson(EvalMetrics m) {

@@ -1,7 +1,12 @@
 package org.jalign.lifecycle;
 
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
 import java.util.Objects;
+import java.util.stream.Collectors;
+import org.jalign.model.GptConfig;
+import org.jalign.model.RopeConfig;
 
 /**
  * Settings of {@code jalign lifecycle}: the built-in alignment world, the model size and each stage's length.
@@ -9,6 +14,33 @@ import java.util.Objects;
  * and tests in about a minute. Every field has a fluent setter; all are documented with their default.
  */
 public final class LifecycleConfig {
+  /** The model's block ({@code --arch}); {@link #model} builds its configuration. */
+  public enum Arch {
+    /** GPT-2: LayerNorm, learned positions, GELU MLP (4·channels wide), biases, tied head. */
+    GPT2,
+    /**
+     * Llama: RMSNorm, rotary positions ({@link #ropeTheta}), SwiGLU MLP ({@link #intermediateSize} wide),
+     * grouped-query attention ({@link #kvHeads}), no biases, tied head.
+     */
+    LLAMA;
+
+    /** The option's spelling: {@code gpt2}, {@code llama}. */
+    public String id() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+
+    /** Parses {@code --arch}; anything else is refused with a message naming the option and the choices. */
+    public static Arch parse(String id) {
+      for (Arch a : values()) {
+        if (a.id().equals(id)) return a;
+      }
+      throw new IllegalArgumentException("arch (--arch) must be one of "
+          + Arrays.stream(values()).map(Arch::id).collect(Collectors.joining(", ")) + ", got '" + id + "'");
+    }
+  }
+
+  /** The model's block: {@link Arch#GPT2} or {@link Arch#LLAMA} ({@code --arch gpt2|llama}). Default GPT2. */
+  public Arch arch = Arch.GPT2;
   /** Smaller world, model and stages ({@code --quick}). Default false. */
   public boolean quick;
   /** Seed of everything (world, tokenizer, init, batches, sampling). Default 1. */
@@ -25,6 +57,15 @@ public final class LifecycleConfig {
   public int heads = 4;
   /** Channels. Default 128 (quick: 96). */
   public int channels = 128;
+  /** Key/value heads of grouped-query attention (llama; GPT-2 has one per head). Default 2 (quick: 2). */
+  public int kvHeads = 2;
+  /**
+   * Hidden width of the SwiGLU MLP (llama; GPT-2's GELU MLP is 4·channels). Default 384 (quick: 256): its three
+   * matrices hold as many weights as GPT-2's two of 4·channels, so both architectures train in the same time.
+   */
+  public int intermediateSize = 384;
+  /** RoPE base, {@code rope_theta} (llama). Default 10000. */
+  public double ropeTheta = 10000;
   /** Context length. Default 192 (quick: 160). */
   public int contextLength = 192;
   /** Pretraining optimizer steps. Default 1200 (quick: 300). */
@@ -189,6 +230,7 @@ public final class LifecycleConfig {
     c.layers = 2;
     c.heads = 4;
     c.channels = 96;
+    c.intermediateSize = 256;
     c.contextLength = 160;
     c.pretrainSteps = 300;
     c.pretrainSeqLen = 96;
@@ -204,6 +246,23 @@ public final class LifecycleConfig {
     c.maxNewTokens = 32;
     c.evalPerKind = 12;
     return c;
+  }
+
+  public LifecycleConfig arch(Arch a) {
+    arch = Objects.requireNonNull(a, "arch");
+    return this;
+  }
+
+  /** RMSNorm's epsilon in the llama block. */
+  static final float LLAMA_RMS_EPS = 1e-5f;
+
+  /** The model this configuration builds, for a tokenizer of {@code vocab} tokens. */
+  public GptConfig model(int vocab) {
+    return switch (arch) {
+      case GPT2 -> new GptConfig(layers, heads, channels, contextLength, vocab);
+      case LLAMA -> GptConfig.llama(layers, heads, kvHeads, channels, intermediateSize, contextLength, vocab,
+          RopeConfig.of(ropeTheta, channels / heads), LLAMA_RMS_EPS, true);
+    };
   }
 
   public LifecycleConfig seed(long s) {
@@ -236,6 +295,8 @@ public final class LifecycleConfig {
     if (channels % heads != 0) {
       throw new IllegalArgumentException("channels " + channels + " must be divisible by heads " + heads);
     }
+    if (arch == null) throw new IllegalArgumentException("arch (--arch) is null");
+    model(vocabSize); // the block's own checks (kvHeads dividing heads, RoPE's even head size, ...)
     positive("pretrainSteps", pretrainSteps);
     positive("pretrainBatch", pretrainBatch);
     positive("pretrainSeqLen", pretrainSeqLen);

@@ -8,6 +8,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.function.Consumer;
 import org.jalign.cli.CliRun;
+import org.jalign.lifecycle.LifecycleConfig.Arch;
+import org.jalign.model.GptConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -48,6 +50,42 @@ class LifecycleConfigTest {
     refused("rlhfRounds must be > 0", c -> c.rlhfRounds = 0);
     refused("sftPtxCoef must be finite and >= 0", c -> c.sftPtxCoef = -0.1f);
     refused("rejectionPtxCoef must be finite and >= 0", c -> c.rejectionPtxCoef = Float.POSITIVE_INFINITY);
+    refused("kvHeads 3 must divide heads 4", c -> {
+      c.arch = Arch.LLAMA;
+      c.kvHeads = 3;
+    });
+    refused("intermediateSize must be > 0", c -> {
+      c.arch = Arch.LLAMA;
+      c.intermediateSize = 0;
+    });
+    refused("arch (--arch) is null", c -> c.arch = null);
+  }
+
+  @Test
+  void archParsesAndBuildsItsBlock() {
+    assertEquals(Arch.GPT2, LifecycleConfig.defaults().arch, "the default architecture");
+    assertEquals(Arch.GPT2, LifecycleConfig.quick().arch);
+    assertEquals(Arch.GPT2, Arch.parse("gpt2"));
+    assertEquals(Arch.LLAMA, Arch.parse("llama"));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Arch.parse("gpt3"));
+    assertEquals("arch (--arch) must be one of gpt2, llama, got 'gpt3'", e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> Arch.parse("Llama"), "spelled as the option lists it");
+
+    for (LifecycleConfig c : new LifecycleConfig[] {LifecycleConfig.defaults(), LifecycleConfig.quick()}) {
+      GptConfig gpt2 = c.model(500);
+      assertTrue(gpt2.isGpt2(), gpt2.toString());
+      GptConfig llama = c.arch(Arch.LLAMA).validate().model(500);
+      assertEquals(GptConfig.Norm.RMS_NORM, llama.norm());
+      assertEquals(GptConfig.Mlp.SWIGLU, llama.mlp());
+      assertEquals(GptConfig.Biases.NONE, llama.biases());
+      assertEquals(c.ropeTheta, llama.rope().theta());
+      assertTrue(llama.kvHeads() < llama.heads(), "grouped-query attention: " + llama);
+      assertEquals(gpt2.layers(), llama.layers());
+      assertEquals(gpt2.channels(), llama.channels());
+      // the same size (no learned positions, fewer k/v rows, three MLP matrices), so the same training time
+      double ratio = (double) llama.parameterCount() / gpt2.parameterCount();
+      assertTrue(ratio > 0.85 && ratio < 1.1, "llama / gpt2 parameters " + ratio);
+    }
   }
 
   @Test
@@ -60,6 +98,10 @@ class LifecycleConfigTest {
     CliRun one = CliRun.run("lifecycle", "--quick", "--out", out.toString(), "--rejection-samples", "1");
     assertEquals(1, one.rc());
     assertTrue(one.err().contains("rejectionSamples must be 0 (off) or >= 2"), one.err());
+    assertTrue(!Files.exists(out), "the output directory was created for a refused run");
+    CliRun arch = CliRun.run("lifecycle", "--quick", "--out", out.toString(), "--arch", "mamba");
+    assertEquals(1, arch.rc());
+    assertTrue(arch.err().contains("arch (--arch) must be one of gpt2, llama, got 'mamba'"), arch.err());
     assertTrue(!Files.exists(out), "the output directory was created for a refused run");
     CliRun demo = CliRun.run("lifecycle", "--quick", "--out", out.toString(), "--ppo-demo-coef", "NaN");
     assertEquals(1, demo.rc());

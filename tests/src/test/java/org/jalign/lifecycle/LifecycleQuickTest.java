@@ -10,17 +10,25 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.jalign.cli.Main;
-import org.junit.jupiter.api.Test;
+import org.jalign.lifecycle.LifecycleConfig.Arch;
+import org.jalign.model.GptConfig;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
-/** Runs {@code jalign lifecycle --quick} end to end and checks the report and that each stage did its job. */
+/**
+ * Runs {@code jalign lifecycle --quick} end to end with each {@code --arch} and checks the report and that each
+ * stage did its job.
+ */
 class LifecycleQuickTest {
   @TempDir Path dir;
 
-  @Test
-  void quickLifecycleWritesAReportAndEveryStageImprovesItsOwnMetric() throws Exception {
+  @ParameterizedTest
+  @EnumSource(Arch.class)
+  void quickLifecycleWritesAReportAndEveryStageImprovesItsOwnMetric(Arch arch) throws Exception {
     Path out = dir.resolve("run");
-    assertEquals(0, Main.run("lifecycle", "--quick", "--device", "cpu", "--no-progress", "--out", out.toString()));
+    assertEquals(0, Main.run("lifecycle", "--quick", "--arch", arch.id(), "--device", "cpu", "--no-progress",
+        "--out", out.toString()));
     for (String f : new String[] {"report.json", "report.html", "pretrain.ckpt", "sft.ckpt", "reward.ckpt",
         "ppo.ckpt"}) {
       assertTrue(Files.size(out.resolve(f)) > 0, f + " missing or empty");
@@ -29,6 +37,15 @@ class LifecycleQuickTest {
         .getAsJsonObject();
     assertEquals("cpu", r.get("device").getAsString());
     assertTrue(r.get("seconds_total").getAsDouble() > 0);
+    JsonObject shape = r.getAsJsonObject("model");
+    assertEquals(arch.id(), shape.get("arch").getAsString(), "report.json names the architecture: " + shape);
+    GptConfig built = LifecycleConfig.quick().arch(arch).model(shape.get("vocab_size").getAsInt());
+    assertEquals(built.layers(), shape.get("layers").getAsInt());
+    assertEquals(built.heads(), shape.get("heads").getAsInt());
+    assertEquals(built.kvHeads(), shape.get("kv_heads").getAsInt());
+    assertTrue(arch == Arch.LLAMA ? built.kvHeads() < built.heads() : built.isGpt2(), shape.toString());
+    assertEquals(built.channels(), shape.get("channels").getAsInt());
+    assertEquals(built.parameterCount(), shape.get("parameters").getAsLong());
     JsonObject st = r.getAsJsonObject("stages");
     JsonObject pre = st.getAsJsonObject("pretrain");
     assertTrue(pre.get("val_loss_end").getAsDouble() < pre.get("val_loss_start").getAsDouble() - 1.0,
@@ -63,6 +80,9 @@ class LifecycleQuickTest {
     double win = ev.get("win_rate_rlhf_vs_sft").getAsDouble();
     assertTrue(win >= 0 && win <= 1);
     assertTrue(ev.get("heldout_prompts").getAsInt() > 0);
-    assertTrue(Files.readString(out.resolve("report.html")).contains("<img"), "the HTML report embeds the plots");
+    String html = Files.readString(out.resolve("report.html"));
+    assertTrue(html.contains("<img"), "the HTML report embeds the plots");
+    assertTrue(html.contains("<th>arch</th><td>" + arch.id() + "</td>") && html.contains("<th>kv_heads</th>"),
+        "the HTML report names the architecture and its shape");
   }
 }
